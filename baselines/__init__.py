@@ -1,0 +1,1 @@
+"""Reference baselines: climatology, Bayesian database, gradient boosting, quantile U-Net."""

@@ -1,0 +1,91 @@
+"""The ``tailshift`` command line (typer + rich).
+
+A thin layer: each package owns its subcommands (CONVENTIONS.md 11) and every command calls a
+library function usable from Python. Exit codes: 0 ok, 1 failure, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from benchmark.cli_common import Settings, default_data_dir
+from benchmark.errors import BadInputError, TailShiftError
+
+app = typer.Typer(
+    name="tailshift",
+    help="TailShift: out-of-distribution benchmark for passive-microwave precipitation retrieval.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Dataset directory (else $TAILSHIFT_DATA, else ./data)."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="dask.distributed scheduler address (default in-process)."),
+    ] = None,
+) -> None:
+    ctx.obj = Settings(data_dir=data if data is not None else default_data_dir(), scheduler=scheduler)
+
+
+def _register() -> None:
+    from benchmark.world.cli import app as data_app
+    from leaderboard.cli import app as leaderboard_app
+    from splits.cli import app as splits_app
+
+    app.add_typer(data_app, name="data", help="Generate and describe the synthetic world.")
+    app.add_typer(splits_app, name="splits", help="List and show the OOD splits.")
+    app.add_typer(leaderboard_app, name="leaderboard", help="Build the static leaderboard site.")
+
+    import baselines.cli
+    import benchmark.quickstart
+    import benchmark.score_cli
+
+    benchmark.score_cli.register(app)
+    baselines.cli.register(app)
+    benchmark.quickstart.register(app)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script: maps errors to exit codes and one-line messages."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except BadInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except TailShiftError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; nothing partial was kept", file=sys.stderr)
+        return 130
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        return 1
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return 2 if isinstance(exc, click.exceptions.UsageError) else exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

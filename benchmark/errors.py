@@ -1,0 +1,15 @@
+"""Exceptions shared by the library and the CLI.
+
+The CLI maps :class:`BadInputError` to exit code 2 and any other :class:`TailShiftError` to exit
+code 1 (DESIGN.md "CLI"), printing the message on one line. Messages name the problem and the fix.
+"""
+
+from __future__ import annotations
+
+
+class TailShiftError(Exception):
+    """Base class of TailShift's own errors (exit code 1)."""
+
+
+class BadInputError(TailShiftError, ValueError):
+    """The user gave something unusable: a path, a file, an option, a split (exit code 2)."""

@@ -1,0 +1,7 @@
+"""Top-level commands of this package (placeholder until its issue lands)."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the root app."""

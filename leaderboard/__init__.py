@@ -1,0 +1,1 @@
+"""Static leaderboard site built from result files."""

@@ -1,0 +1,1 @@
+"""Metrics: pure kernels, a registry, and streaming sufficient statistics (DESIGN.md)."""

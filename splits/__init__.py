@@ -1,0 +1,1 @@
+"""OOD splits: declarative TOML files and the loader that checks and applies them."""

@@ -1,0 +1,5 @@
+"""Subcommands (placeholder until this package's issue lands)."""
+
+import typer
+
+app = typer.Typer(no_args_is_help=True)
