@@ -50,4 +50,447 @@ Any key of ``curves`` may be absent (e.g. no PIT for a point-only model); reader
 
 from __future__ import annotations
 
+import contextlib
+import json
+import math
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmark.atomic import atomic_write_text
+from benchmark.errors import BadInputError
+
 SCHEMA_VERSION = 1
+
+#: Default results directory of ``tailshift score`` (relative to the working directory).
+DEFAULT_RESULTS_DIR = Path("leaderboard") / "results"
+#: Roles of the generalisation gap: ``gap = scores[GAP_ROLES[1]] - scores[GAP_ROLES[0]]``.
+GAP_ROLES = ("id_test", "ood_test")
+#: Keys of a scored value.
+SCORE_KEYS = ("value", "ci_low", "ci_high")
+#: Scenes kept as examples per role, and the rounding of their values (mm/h).
+N_EXAMPLES = 3
+EXAMPLE_DECIMALS = 2
+
+
+class ResultFormatError(BadInputError):
+    """A file that is not a valid TailShift result (malformed, foreign or of another version)."""
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return f"tailshift {version('tailshift')}"
+    except Exception:  # pragma: no cover - not installed
+        return "tailshift"
+
+
+def slugify(name: str) -> str:
+    """File-name slug of a submission name.
+
+    Lower-cased; every run of characters outside ``[a-z0-9]`` becomes ``-``; leading and trailing
+    ``-`` are dropped (so ``"My U-Net!"`` gives ``my-u-net``).
+
+    Raises
+    ------
+    BadInputError
+        If nothing is left (the name has no letter or digit).
+    """
+    slug = re.sub(r"[^a-z0-9]+", "-", str(name).lower()).strip("-")
+    if not slug:
+        raise BadInputError(
+            f"submission name {name!r} has no letter or digit; choose a name like 'my-unet'"
+        )
+    return slug
+
+
+def result_path(results_dir: str | Path, split: str, name: str) -> Path:
+    """``<results_dir>/<split>/<slug(name)>.json``."""
+    return Path(results_dir) / str(split) / f"{slugify(name)}.json"
+
+
+# --- JSON cleaning and writing --------------------------------------------------------------
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Plain JSON types: numpy scalars/arrays to Python, NaN/inf to ``None``, tuples to lists."""
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover
+        np = None
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if np is not None and isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, list | tuple):
+        return [to_jsonable(v) for v in obj]
+    if np is not None and isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, bool) or obj is None or isinstance(obj, str | int):
+        return obj
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot store {type(obj).__name__} in a result file")
+
+
+def _is_leaf_list(obj: Any) -> bool:
+    """A list of scalars, or of lists of scalars (curves, example fields): one line in the file."""
+    if not isinstance(obj, list):
+        return False
+    return all(
+        not isinstance(v, dict | list) or (isinstance(v, list) and _is_leaf_list(v)) for v in obj
+    )
+
+
+def dumps(result: Mapping[str, Any], indent: int = 1) -> str:
+    """Deterministic JSON text: nested objects indented, number lists kept on one line.
+
+    Keeps files small (examples hold up to 3 x 3 scene fields) and diffs readable.
+    """
+
+    def fmt(obj: Any, level: int) -> str:
+        if isinstance(obj, dict):
+            if not obj:
+                return "{}"
+            pad = " " * (indent * (level + 1))
+            items = [f"{pad}{json.dumps(k)}: {fmt(v, level + 1)}" for k, v in obj.items()]
+            return "{\n" + ",\n".join(items) + "\n" + " " * (indent * level) + "}"
+        if isinstance(obj, list) and not _is_leaf_list(obj):
+            pad = " " * (indent * (level + 1))
+            items = [f"{pad}{fmt(v, level + 1)}" for v in obj]
+            return "[\n" + ",\n".join(items) + "\n" + " " * (indent * level) + "]"
+        return json.dumps(obj, allow_nan=False, separators=(",", ":"))
+
+    return fmt(to_jsonable(result), 0) + "\n"
+
+
+# --- validation -----------------------------------------------------------------------------
+
+
+def _fail(path: Any, what: str) -> ResultFormatError:
+    return ResultFormatError(
+        f"{path} is not a TailShift result file (schema_version {SCHEMA_VERSION}): {what}; "
+        + "re-score the submission with 'tailshift score' or remove the file"
+    )
+
+
+def _is_num(v: Any, allow_bool: bool = False) -> bool:
+    if isinstance(v, bool):
+        return allow_bool
+    return v is None or isinstance(v, int | float)
+
+
+def validate_result(result: Any, source: Any = "result") -> dict:
+    """Check the structure of a result dict; raise :class:`ResultFormatError` naming the problem."""
+    if not isinstance(result, dict):
+        raise _fail(source, "the top level is not a JSON object")
+    version = result.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise _fail(source, f"schema_version is {version!r}")
+    for key, kind in (("submission", dict), ("split", dict), ("dataset", dict), ("roles", dict)):
+        if not isinstance(result.get(key), kind):
+            raise _fail(source, f"key {key!r} is missing or not an object")
+    sub = result["submission"]
+    if not isinstance(sub.get("name"), str) or not sub["name"]:
+        raise _fail(source, "submission.name is missing")
+    if not isinstance(sub.get("training_sources", []), list):
+        raise _fail(source, "submission.training_sources is not a list")
+    for key in ("name", "hash"):
+        if not isinstance(result["split"].get(key), str):
+            raise _fail(source, f"split.{key} is missing")
+    if not isinstance(result["dataset"].get("checksum"), str):
+        raise _fail(source, "dataset.checksum is missing")
+    if not isinstance(result.get("metrics", {}), dict):
+        raise _fail(source, "metrics is not an object")
+    if not result["roles"]:
+        raise _fail(source, "it has no scored role")
+
+    def check_scores(scores: Any, where: str) -> None:
+        if not isinstance(scores, dict):
+            raise _fail(source, f"{where} is not an object")
+        for metric, entry in scores.items():
+            if not isinstance(entry, dict) or "value" not in entry:
+                raise _fail(source, f"{where}.{metric} has no 'value'")
+            if not _is_num(entry["value"], allow_bool=True):
+                raise _fail(source, f"{where}.{metric}.value is not a number, boolean or null")
+            for k in ("ci_low", "ci_high"):
+                if not _is_num(entry.get(k)):
+                    raise _fail(source, f"{where}.{metric}.{k} is not a number or null")
+
+    for role, block in result["roles"].items():
+        if not isinstance(block, dict):
+            raise _fail(source, f"roles.{role} is not an object")
+        check_scores(block.get("scores"), f"roles.{role}.scores")
+        for key in ("n_scenes", "n_pixels"):
+            if not isinstance(block.get(key), int) or isinstance(block.get(key), bool):
+                raise _fail(source, f"roles.{role}.{key} is not an integer")
+        groups = block.get("groups", {})
+        if not isinstance(groups, dict):
+            raise _fail(source, f"roles.{role}.groups is not an object")
+        for dim, labels in groups.items():
+            if not isinstance(labels, dict):
+                raise _fail(source, f"roles.{role}.groups.{dim} is not an object")
+            for label, scores in labels.items():
+                check_scores(scores, f"roles.{role}.groups.{dim}.{label}")
+        for key in ("worst_group", "curves"):
+            if not isinstance(block.get(key, {}), dict):
+                raise _fail(source, f"roles.{role}.{key} is not an object")
+        if not isinstance(block.get("examples", []), list):
+            raise _fail(source, f"roles.{role}.examples is not a list")
+    if "gap" in result:
+        check_scores(result["gap"], "gap")
+    return result
+
+
+def read_result(path: str | Path) -> dict:
+    """Read and check one result file.
+
+    Raises
+    ------
+    ResultFormatError
+        (a :class:`BadInputError`) if the file is unreadable, not JSON, or not a valid
+        version-1 result; the leaderboard catches it to skip the file with a warning.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(path, f"it cannot be read ({exc})") from exc
+    try:
+        result = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _fail(path, f"it is not valid JSON ({exc})") from exc
+    return validate_result(result, path)
+
+
+# --- building and merging -------------------------------------------------------------------
+
+
+def metric_info(names: Sequence[str]) -> dict[str, dict]:
+    """``metrics`` block: family, units, description, direction and target from the registry.
+
+    Names absent from :data:`metrics.REGISTRY` are skipped.
+    """
+    try:
+        from metrics import REGISTRY
+    except ImportError:  # the registry is not there yet
+        return {}
+    info = {}
+    for name in names:
+        spec = REGISTRY.get(name) if hasattr(REGISTRY, "get") else None
+        if spec is None:
+            continue
+        info[name] = {
+            "family": str(getattr(spec, "family", "")),
+            "units": str(getattr(spec, "units", "")),
+            "description": str(getattr(spec, "description", "")),
+            "higher_is_better": getattr(spec, "higher_is_better", None),
+            "target": getattr(spec, "target", None),
+        }
+    return info
+
+
+def build_result(
+    *,
+    name: str,
+    split_name: str,
+    split_hash: str,
+    dataset: Mapping[str, Any],
+    roles: Mapping[str, Mapping[str, Any]],
+    model: str = "",
+    description: str = "",
+    training_sources: Sequence[str] = (),
+    code_hash: str | None = None,
+    baseline: str | None = None,
+) -> dict:
+    """Assemble a result dict in the format of the module docstring (and compute ``gap``).
+
+    Parameters
+    ----------
+    roles : mapping
+        ``{role: role_block}``, each block as returned by
+        :func:`benchmark.evaluate.score_role` (``n_scenes``, ``n_pixels``, ``channels``,
+        ``scores``, ``groups``, ``worst_group``, ``curves``, ``examples``).
+    dataset : mapping
+        ``checksum``, ``preset``, ``generator_version`` of the dataset manifest.
+    """
+    slugify(name)  # refuses names without a letter or digit early
+    roles = {str(r): dict(b) for r, b in roles.items()}
+    metric_names = sorted({m for b in roles.values() for m in b.get("scores", {})})
+    result = {
+        "schema_version": SCHEMA_VERSION,
+        "created_by": _version(),
+        "submission": {
+            "name": str(name),
+            "model": str(model),
+            "description": str(description),
+            "training_sources": list(training_sources),
+            "code_hash": code_hash,
+            "baseline": baseline,
+        },
+        "split": {"name": str(split_name), "hash": str(split_hash)},
+        "dataset": {
+            "checksum": str(dataset.get("checksum", "")),
+            "preset": str(dataset.get("preset", "")),
+            "generator_version": str(dataset.get("generator_version", "")),
+        },
+        "metrics": metric_info(metric_names),
+        "roles": roles,
+    }
+    _update_gap(result)
+    return to_jsonable(result)
+
+
+def _simple_gap(id_scores: Mapping, ood_scores: Mapping) -> dict:
+    """OOD - ID per metric; CI half-widths combined in quadrature (independent scene sets)."""
+    out = {}
+    for metric in sorted(set(id_scores) & set(ood_scores)):
+        a, b = id_scores[metric], ood_scores[metric]
+        va, vb = a.get("value"), b.get("value")
+        if isinstance(va, bool) or isinstance(vb, bool) or va is None or vb is None:
+            continue
+        diff = float(vb) - float(va)
+        lo = hi = None
+        if None not in (a.get("ci_low"), a.get("ci_high"), b.get("ci_low"), b.get("ci_high")):
+            half = math.hypot(
+                (a["ci_high"] - a["ci_low"]) / 2.0, (b["ci_high"] - b["ci_low"]) / 2.0
+            )
+            lo, hi = diff - half, diff + half
+        out[metric] = {"value": diff, "ci_low": lo, "ci_high": hi}
+    return out
+
+
+def compute_gap(id_scores: Mapping, ood_scores: Mapping) -> dict:
+    """The generalisation gap ``ood_test - id_test`` per metric.
+
+    Uses :func:`metrics.card.gap` (the metrics package owns the inference); falls back to
+    :func:`_simple_gap` only while that package is not installed.
+    """
+    try:
+        from metrics.card import gap
+    except ImportError:
+        return _simple_gap(id_scores, ood_scores)
+    return gap(id_scores, ood_scores)
+
+
+def _update_gap(result: dict) -> None:
+    roles = result.get("roles", {})
+    if all(r in roles for r in GAP_ROLES):
+        result["gap"] = compute_gap(roles[GAP_ROLES[0]]["scores"], roles[GAP_ROLES[1]]["scores"])
+    else:
+        result.pop("gap", None)
+
+
+def check_writable(
+    result_file: str | Path, split_hash: str, dataset_checksum: str, role: str, force: bool
+) -> None:
+    """Fail early (before scoring) if writing ``role`` into ``result_file`` would be refused."""
+    path = Path(result_file)
+    if not path.exists() or force:
+        return
+    old = read_result(path)
+    _check_compatible(old, path, split_hash, dataset_checksum)
+    if role in old["roles"]:
+        raise BadInputError(
+            f"{path} already holds role {role!r} of this submission; pass --force to replace it "
+            + "(or choose another --name)"
+        )
+
+
+def _check_compatible(old: dict, path: Path, split_hash: str, dataset_checksum: str) -> None:
+    if old["split"]["hash"] != split_hash:
+        raise BadInputError(
+            f"{path} was scored with another version of split {old['split']['name']!r} "
+            + f"(hash {old['split']['hash'][:12]} vs {split_hash[:12]}); pass --force to replace "
+            + "the whole file"
+        )
+    if old["dataset"]["checksum"] != dataset_checksum:
+        raise BadInputError(
+            f"{path} was scored on another dataset (checksum {old['dataset']['checksum'][:12]} vs "
+            + f"{dataset_checksum[:12]}); pass --force to replace the whole file"
+        )
+
+
+@contextlib.contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """Exclusive advisory lock on ``directory`` (POSIX), so concurrent role merges do not race."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def merge_results(old: dict, new: dict, force: bool, path: Path | str = "result") -> dict:
+    """Add the roles of ``new`` to ``old`` (same submission and split); recompute ``gap``.
+
+    Submission metadata and metric descriptions are taken from ``new``. A role present in both
+    is replaced only with ``force``. With ``force``, a file of another split hash or dataset
+    checksum is replaced as a whole (its roles were scored on other data).
+    """
+    path = Path(path)
+    try:
+        _check_compatible(old, path, new["split"]["hash"], new["dataset"]["checksum"])
+    except BadInputError:
+        if not force:
+            raise
+        return dict(new)
+    clash = sorted(set(old["roles"]) & set(new["roles"]))
+    if clash and not force:
+        raise BadInputError(
+            f"{path} already holds role(s) {', '.join(clash)} of this submission; pass --force to "
+            + "replace them (or choose another --name)"
+        )
+    merged = dict(new)
+    merged["roles"] = {**old["roles"], **new["roles"]}
+    merged["roles"] = {r: merged["roles"][r] for r in sorted(merged["roles"], key=_role_order)}
+    merged["metrics"] = {**old.get("metrics", {}), **new.get("metrics", {})}
+    _update_gap(merged)
+    return merged
+
+
+def _role_order(role: str) -> tuple[int, str]:
+    order = ("train", "id_val", "id_test", "ood_val", "ood_test")
+    return (order.index(role) if role in order else len(order), role)
+
+
+def write_result(result: Mapping[str, Any], results_dir: str | Path, force: bool = False) -> Path:
+    """Write (or merge into) ``result_path(results_dir, split, name)`` atomically.
+
+    Returns the path written. Raises :class:`BadInputError` (naming ``--force``) if a role is
+    already present, or the existing file belongs to another split hash / dataset, and ``force``
+    is false. A malformed existing file is replaced only with ``force``.
+    """
+    result = validate_result(to_jsonable(dict(result)))
+    path = result_path(results_dir, result["split"]["name"], result["submission"]["name"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(path.parent):
+        if path.exists():
+            try:
+                old = read_result(path)
+            except ResultFormatError as exc:
+                if not force:
+                    raise BadInputError(
+                        f"{path} exists but is not a valid result ({exc}); pass --force to "
+                        + "replace it"
+                    ) from exc
+                merged = dict(result)
+            else:
+                merged = merge_results(old, result, force, path)
+        else:
+            merged = dict(result)
+            _update_gap(merged)
+        atomic_write_text(path, dumps(merged), force=True)
+    return path
