@@ -1,0 +1,190 @@
+"""The baseline registry: one :class:`BaselineSpec` per reference model (CONVENTIONS.md 1).
+
+Every baseline module provides
+
+* ``Config`` -- a frozen dataclass loaded from TOML (:func:`load_config`; unknown keys are a
+  :class:`~benchmark.errors.BadInputError`), with a class attribute ``BASELINE``;
+* ``train(config, data_dir, split, out_dir, device="cpu", progress=None, force=False,
+  resume=False) -> RunDir``;
+* ``load(run: RunDir) -> model`` where ``model.predict(inputs: xr.Dataset) -> xr.Dataset``
+  follows DESIGN.md "Predictions" and ``model.quantile_levels`` / ``model.channels`` /
+  ``model.training_sources`` describe it.
+
+The CLI, configs and run directories use registry names only. Importing this module is cheap
+(no torch, no scikit-learn).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from baselines import common
+from baselines.rundir import RunDir, base_meta, finish_run, now_iso, start_run
+from benchmark.errors import BadInputError
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+
+@dataclass(frozen=True)
+class BaselineSpec:
+    """One registered baseline.
+
+    Attributes
+    ----------
+    name : str
+        Registry name (``tailshift train NAME``).
+    module : str
+        Import path of the module implementing ``Config`` / ``train`` / ``load``.
+    description : str
+        One line for listings and result metadata.
+    default_config : str
+        File name under ``baselines/configs/`` used when no ``--config`` is given.
+    quick_config : str
+        The small config for the quick world (quickstart).
+    """
+
+    name: str
+    module: str
+    description: str
+    default_config: str
+    quick_config: str
+
+    def load_module(self) -> Any:
+        """Import the implementing module (heavy imports happen here, not at registry import)."""
+        return importlib.import_module(self.module)
+
+
+REGISTRY: dict[str, BaselineSpec] = {
+    spec.name: spec
+    for spec in (
+        BaselineSpec(
+            "climatology", "baselines.climatology",
+            "per-regime (fallback: surface, global) quantiles of the training rain: the floor",
+            "climatology.toml", "climatology_quick.toml",
+        ),
+        BaselineSpec(
+            "bayesian", "baselines.bayesian",
+            "GPROF-like Bayesian database retrieval: kernel-weighted TB-space neighbours",
+            "bayesian.toml", "bayesian_quick.toml",
+        ),
+        BaselineSpec(
+            "gbm", "baselines.gbm",
+            "quantile gradient boosting (scikit-learn HistGradientBoosting) on pixel and " +
+            "neighbourhood features",
+            "gbm.toml", "gbm_quick.toml",
+        ),
+        BaselineSpec(
+            "unet", "baselines.unet",
+            "DRAIN-like quantile U-Net with a monotone quantile head (the reference)",
+            "unet.toml", "unet_quick.toml",
+        ),
+    )
+}
+
+
+def get(name: str) -> BaselineSpec:
+    """The spec of baseline ``name``; unknown names raise :class:`BadInputError`."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise BadInputError(
+            f"unknown baseline {name!r}; choose one of {sorted(REGISTRY)}"
+        ) from None
+
+
+def load_config(name: str, path: str | Path | dict | None = None) -> Any:
+    """The ``Config`` of baseline ``name`` from ``path`` (TOML), a dict, or its default file."""
+    spec = get(name)
+    module = spec.load_module()
+    if path is None:
+        path = CONFIG_DIR / spec.default_config
+    return common.load_config(module.Config, path)
+
+
+def train(
+    name: str,
+    config: Any = None,
+    data_dir: str | Path = "data",
+    split: Any = "iid",
+    out_dir: str | Path | None = None,
+    device: str = "cpu",
+    progress: common.ProgressFn | None = None,
+    force: bool = False,
+    resume: bool = False,
+) -> RunDir:
+    """Train baseline ``name`` on the training role of ``split``; return the run directory."""
+    spec = get(name)
+    module = spec.load_module()
+    if config is None or isinstance(config, str | Path | dict):
+        config = load_config(name, config)
+    if out_dir is None:
+        split_name = split if isinstance(split, str) else split.name
+        out_dir = Path("runs") / f"{name}-{split_name}"
+    return module.train(
+        config, data_dir, split, out_dir, device=device, progress=progress, force=force,
+        resume=resume,
+    )
+
+
+def load(run_dir: str | Path | RunDir) -> Any:
+    """Load the model of a finished run directory (no pickle anywhere)."""
+    run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    spec = get(run.baseline)
+    return spec.load_module().load(run)
+
+
+def fit_and_save(
+    baseline: str,
+    config: Any,
+    data_dir: str | Path,
+    split: Any,
+    out_dir: str | Path,
+    fit: Callable[[Any, Any], Any],
+    channels: tuple[str, ...],
+    progress: common.ProgressFn | None = None,
+    force: bool = False,
+) -> RunDir:
+    """Shared ``train`` of the non-iterative baselines (climatology, bayesian, gbm).
+
+    Resolves the split and the training sources, opens the training role lazily, calls
+    ``fit(train_ds, progress) -> model`` and writes ``model.save(stage)`` plus ``run.json``
+    atomically.
+    """
+    split = common.resolve_split(split)
+    sources = common.training_sources(tuple(config.sources), split)
+    if channels:
+        common.check_training_channels(split, channels)
+    stage = start_run(out_dir, force=force)
+    try:
+        started, t0 = now_iso(), time.perf_counter()
+        ds = common.load_role(data_dir, split, "train", channels=channels or None, sources=sources)
+        if progress:
+            progress("fit", 0, 1, None)
+        model = fit(ds, progress)
+        if progress:
+            progress("fit", 1, 1, None)
+        model.save(stage)
+        meta = base_meta(
+            baseline, common.config_to_dict(config), split, data_dir, sources, channels,
+            model.quantile_levels,
+        )
+        norm = getattr(model, "normalisation", None)
+        if norm is not None:
+            meta["normalisation"] = {"mean": [float(v) for v in norm[0]],
+                                     "std": [float(v) for v in norm[1]]}
+        meta["timing"] = {
+            "started": started, "finished": now_iso(), "seconds": time.perf_counter() - t0,
+            "n_train_scenes": int(ds.sizes["scene"]),
+        }
+        meta["extra"] = dict(getattr(model, "extra", {}) or {})
+        return finish_run(stage, out_dir, meta, force=force)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
