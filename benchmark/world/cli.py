@@ -1,45 +1,54 @@
-"""Subcommands (placeholder until this package's issue lands)."""
+"""``tailshift data ...``: generate and describe the synthetic world.
+
+Thin wrappers around library functions (CONVENTIONS.md 11): ``generate`` calls
+:func:`benchmark.world.generate.generate`. Other commands of this group are appended below as
+functions decorated with ``@app.command``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
+
+from benchmark.cli_common import console, settings
 
 app = typer.Typer(no_args_is_help=True)
 
 
-# --- tailshift data info (owned by the world card, benchmark/world/card.py) ------------------
-from pathlib import Path as _Path  # noqa: E402 (this block is appended; aliased to not clash)
-from typing import Annotated as _Annotated  # noqa: E402
-
-
-@app.command("info")
-def info_command(
+@app.command("generate")
+def generate_cmd(
     ctx: typer.Context,
-    data_dir: _Annotated[
-        _Path | None,
-        typer.Argument(help="Dataset directory (default: the global --data)."),
+    preset: Annotated[
+        str, typer.Option("--preset", help="World size: tiny (tests), quick, standard.")
+    ] = "quick",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Dataset directory to create (default: the global --data)."),
     ] = None,
-    plots: _Annotated[
-        _Path | None,
-        typer.Option("--plots", help="Where to write the card's figures (default: DIR/card/)."),
-    ] = None,
-    no_plots: _Annotated[
-        bool, typer.Option("--no-plots", help="Only print the card; write no figures.")
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same data).")] = 0,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing dataset directory.")
     ] = False,
-    strict: _Annotated[
-        bool, typer.Option("--strict", help="Exit 1 when any check of the card fails.")
-    ] = False,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Worker processes (content does not depend on it).")
+    ] = 1,
 ) -> None:
-    """Print the world's climatology card (targets, physics, scaling, sim-obs) and write its plots."""
-    from benchmark.cli_common import console, settings
-    from benchmark.errors import TailShiftError
-    from benchmark.world.card import compute_card, render_card, write_card_plots
+    """Generate the synthetic world: obs.zarr, sim.zarr and manifest.json."""
+    import time
 
-    data_dir = data_dir if data_dir is not None else settings(ctx).data_dir
-    out = console()
-    card = compute_card(data_dir, progress=True)
-    render_card(card, out)
-    if not no_plots:
-        target = plots if plots is not None else _Path(data_dir) / "card"
-        paths = write_card_plots(card, target)
-        out.print(f"figures: {target}/ (" + ", ".join(p.name for p in paths) + ", card.json)")
-    if strict and not card.passed:
-        raise TailShiftError(f"{card.n_failed} check(s) of the world card failed")
+    from benchmark.io import read_manifest
+    from benchmark.world.generate import generate
+
+    target = out if out is not None else settings(ctx).data_dir
+    con = console()
+    t0 = time.perf_counter()
+    path = generate(target, preset=preset, seed=seed, force=force, workers=workers, progress=True)
+    dt = time.perf_counter() - t0
+    manifest = read_manifest(path)
+    n = sum(int(s["n_scenes"]) for s in manifest["stores"].values())
+    con.print(
+        f"wrote {path} (preset {preset}, seed {seed}): {n} scenes in {dt:.1f} s, "
+        f"{n / max(dt, 1e-9):.1f} scenes/s; dataset checksum {manifest['dataset_checksum'][:16]}"
+    )
