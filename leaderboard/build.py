@@ -1,0 +1,563 @@
+"""Build the static leaderboard site from result files (issue 5; DESIGN.md "Results").
+
+``build_site(results_dir, out_dir)`` reads every ``*.json`` under ``results_dir`` (format v1,
+``benchmark/results.py``), and writes a self-contained site that works from disk (``file://``),
+offline, with nothing fetched from the network:
+
+* ``index.html`` — one section per split: a sortable, filterable table of submissions with the
+  headline scores (:data:`HEADLINE`) for ID test, OOD test and the gap (OOD − ID), each with its
+  CI; the rank; the training sources; the split hash and dataset checksum;
+* ``s/<split>/<submission>.html`` — every metric per role and per group (worst group marked), and
+  plots rendered at build time (:mod:`leaderboard.plots`, SVG);
+* ``compare.html`` — pick two submissions of a split, see B − A with an approximate CI;
+* ``leaderboard.json`` and ``leaderboard.csv`` — the same numbers for machines;
+* ``static/`` — the stylesheet and a little vanilla JS (sorting, filtering, comparison).
+
+Decisions
+---------
+Ranking
+    Submissions of a split are ranked by **OOD-test CRPS** (:data:`RANK_ROLE`,
+    :data:`RANK_METRIC`): the benchmark is about out-of-distribution skill, and CRPS is the proper
+    score that covers the whole predictive distribution. Rank of submission *i* =
+    1 + the number of submissions whose 95% CI lies entirely on the better side of *i*'s CI. So
+    submissions whose CIs overlap share a rank, shown as ``=k``. A submission without an OOD CRPS
+    is unranked (``—``) and listed last. A missing CI is treated as the point value.
+Directions
+    Taken from the ``metrics`` section of the result files (``higher_is_better``, ``target``);
+    where a file does not describe a headline metric, :data:`DEFAULT_SPECS` (issue 5) is used.
+Bad files
+    A malformed or foreign file is skipped and reported (listed on the index page, in
+    ``leaderboard.json`` and by the CLI); a malformed optional part (a curve, groups) is dropped
+    with a warning shown on the submission page. A second file for the same (split, submission
+    name) is skipped as a duplicate, the first in path order is kept. Nothing of that crashes
+    the build.
+Rebuilding
+    The site is built in a temporary directory and renamed into place. An existing ``out_dir``
+    that is a TailShift site (it holds :data:`SITE_MARKER`) is replaced without ``force`` so
+    rebuilding is idempotent; any other existing path needs ``force=True``. Output is
+    deterministic: no timestamps, sorted inputs, SVG with a fixed hash salt — building twice gives
+    identical bytes.
+Escaping
+    Templates are rendered by jinja2 with autoescape on; data for the comparison page is embedded
+    as JSON with ``<``, ``>`` and ``&`` escaped and inserted by JS with ``textContent`` only. A
+    Content-Security-Policy meta tag allows scripts only from the site's own files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmark.atomic import atomic_dir
+from benchmark.errors import BadInputError
+from benchmark.schema import EVAL_ROLES
+from leaderboard.reader import LoadedResult, Skipped, load_result
+
+#: Headline metrics of the index table, in column order (registry names, issue 5).
+HEADLINE = ("crps", "twcrps_10", "sedi_p99", "rl_ratio_10", "scaling_error_p999",
+            "scaling_in_cmip_range_p999", "eff_resolution")
+#: Short column labels of the headline metrics.
+LABELS = {
+    "crps": "CRPS",
+    "twcrps_10": "twCRPS₁₀",
+    "sedi_p99": "SEDI P99",
+    "rl_ratio_10": "RL ratio 10",
+    "scaling_error_p999": "P99.9 scaling err",
+    "scaling_in_cmip_range_p999": "in CMIP range",
+    "eff_resolution": "eff. res.",
+}
+#: Fallback metric descriptions when a result file lacks them (directions from issue 5).
+DEFAULT_SPECS = {
+    "crps": {"higher_is_better": False, "target": None, "units": "mm h-1", "family": "probabilistic",
+             "description": "CRPS"},
+    "twcrps_10": {"higher_is_better": False, "target": None, "units": "mm h-1",
+                  "family": "probabilistic", "description": "threshold-weighted CRPS above 10 mm/h"},
+    "sedi_p99": {"higher_is_better": True, "target": None, "units": "1", "family": "detection",
+                 "description": "SEDI at the reference P99"},
+    "rl_ratio_10": {"higher_is_better": None, "target": 1.0, "units": "1", "family": "tails",
+                    "description": "10-year return level ratio retrieved / reference"},
+    "scaling_error_p999": {"higher_is_better": None, "target": 0.0, "units": "% K-1",
+                           "family": "trends", "description": "P99.9 scaling error"},
+    "scaling_in_cmip_range_p999": {"higher_is_better": True, "target": None, "units": "1",
+                                   "family": "trends",
+                                   "description": "P99.9 scaling inside the climate-model range"},
+    "eff_resolution": {"higher_is_better": False, "target": None, "units": "km",
+                       "family": "spatial", "description": "effective resolution"},
+}
+RANK_ROLE = "ood_test"
+RANK_METRIC = "crps"
+RANK_RULE = ("by OOD-test CRPS (lower is better); =k marks a shared rank: rank = 1 + the number " +
+             "of submissions whose 95% CI is entirely better, so overlapping CIs tie.")
+#: Column groups of the index table: the two evaluation roles and the gap.
+#: OOD first: the ranking uses it and it is what the benchmark is about.
+GROUPS = ({"key": "ood_test", "label": "OOD test"}, {"key": "id_test", "label": "ID test"},
+          {"key": "gap", "label": "Gap (OOD − ID)"})
+#: File that marks a directory as a site written by this builder (safe to replace on rebuild).
+SITE_MARKER = ".tailshift-leaderboard"
+GENERATOR = "tailshift leaderboard v1"
+_HERE = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did: where the site is, which results were used and which were skipped."""
+
+    out_dir: Path
+    index: Path
+    n_results: int
+    splits: tuple[str, ...]
+    skipped: tuple[Skipped, ...] = ()
+    warnings: tuple[str, ...] = field(default=())
+
+
+# --- small helpers ------------------------------------------------------------------------------
+
+def slug(text: str) -> str:
+    """A file-name-safe slug: lower case, runs outside ``[a-z0-9]`` -> ``-``, trimmed."""
+    s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return s[:80] or "x"
+
+
+def _unique(base: str, taken: set[str]) -> str:
+    name, k = base, 2
+    while name in taken:
+        name, k = f"{base}-{k}", k + 1
+    taken.add(name)
+    return name
+
+
+def fmt(v: Any) -> str:
+    """Number for display: 3 significant digits, ``—`` for missing, yes/no for flags."""
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, str):
+        return v
+    v = float(v)
+    if v == 0:
+        return "0"
+    a = abs(v)
+    if a >= 1e5 or a < 1e-3:
+        return f"{v:.2e}"
+    if a >= 1000:
+        return f"{v:.0f}"
+    return f"{v:.3g}"
+
+
+def _sortkey(v: Any) -> str:
+    if v is None:
+        return ""
+    return repr(float(v))
+
+
+def _spec(specs: dict, m: str) -> dict:
+    return specs.get(m) or DEFAULT_SPECS.get(m) or {"higher_is_better": None, "target": None,
+                                                    "units": "", "family": "", "description": ""}
+
+
+def _badness(v: float, spec: dict) -> float | None:
+    """A number where smaller is better, or None when the metric has no direction."""
+    if spec["higher_is_better"] is True:
+        return -v
+    if spec["higher_is_better"] is False:
+        return v
+    if spec.get("target") is not None:
+        return abs(v - spec["target"])
+    return None
+
+
+def _interval(s: dict, spec: dict) -> tuple[float, float] | None:
+    """The CI as (best end, worst end) in 'badness' units, for the tie rule."""
+    v = s.get("value") if s else None
+    if v is None or isinstance(v, bool):
+        return None
+    lo = s["ci_low"] if s.get("ci_low") is not None else v
+    hi = s["ci_high"] if s.get("ci_high") is not None else v
+    if spec["higher_is_better"] is True:
+        return -hi, -lo
+    if spec["higher_is_better"] is False:
+        return lo, hi
+    t = spec.get("target")
+    if t is None:
+        return None
+    if lo <= t <= hi:
+        return 0.0, max(abs(lo - t), abs(hi - t))
+    return min(abs(lo - t), abs(hi - t)), max(abs(lo - t), abs(hi - t))
+
+
+def rank_with_ties(scores: list[dict | None], spec: dict) -> list[int | None]:
+    """Ranks with ties where CIs overlap.
+
+    ``rank_i = 1 + #{j : worst end of CI_j is better than the best end of CI_i}``; ``None`` for a
+    missing score. See the module docstring.
+    """
+    iv = [_interval(s, spec) if s else None for s in scores]
+    ranks: list[int | None] = []
+    for a in iv:
+        if a is None:
+            ranks.append(None)
+            continue
+        ranks.append(1 + sum(1 for b in iv if b is not None and b[1] < a[0]))
+    return ranks
+
+
+def _json_for_script(obj: Any) -> str:
+    text = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _env():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(_HERE / "templates")),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["fmt"] = fmt
+    env.filters["sortkey"] = _sortkey
+    return env
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+def collect(results_dir: Path) -> tuple[list[LoadedResult], list[Skipped]]:
+    """Read every ``*.json`` under ``results_dir`` (hidden files and folders ignored), in path order."""
+    loaded: list[LoadedResult] = []
+    skipped: list[Skipped] = []
+    seen: dict[tuple[str, str], str] = {}
+    paths = sorted(p for p in results_dir.rglob("*.json")
+                   if not any(part.startswith(".") for part in p.relative_to(results_dir).parts))
+    for path in paths:
+        rel = path.relative_to(results_dir).as_posix()
+        if not path.is_file():
+            continue
+        res = load_result(path, rel)
+        if isinstance(res, Skipped):
+            skipped.append(res)
+            continue
+        key = (res.data["split"]["name"], res.data["submission"]["name"])
+        if key in seen:
+            skipped.append(Skipped(rel, f"duplicate of {seen[key]}: same submission " +
+                                        f"{key[1]!r} on split {key[0]!r}; remove one of them"))
+            continue
+        seen[key] = rel
+        loaded.append(res)
+    return loaded, skipped
+
+
+# --- view models --------------------------------------------------------------------------------
+
+def _score_of(data: dict, group: str, m: str) -> dict | None:
+    if group == "gap":
+        return data["gap"].get(m)
+    role = data["roles"].get(group)
+    return role["scores"].get(m) if role else None
+
+
+def _split_views(loaded: list[LoadedResult]) -> list[dict]:
+    by_split: dict[str, list[LoadedResult]] = {}
+    for res in loaded:
+        by_split.setdefault(res.data["split"]["name"], []).append(res)
+    anchors: set[str] = set()
+    views = []
+    for index, name in enumerate(sorted(by_split)):
+        results = by_split[name]
+        specs: dict[str, dict] = {}
+        for res in results:
+            for m, s in res.data["metrics"].items():
+                specs.setdefault(m, s)
+        specs = {**{m: DEFAULT_SPECS[m] for m in HEADLINE}, **specs}
+        for m in HEADLINE:  # keep a description when the file left it empty
+            if not specs[m].get("description"):
+                specs[m] = {**specs[m], "description": DEFAULT_SPECS[m]["description"]}
+        rank_scores = [_score_of(r.data, RANK_ROLE, RANK_METRIC) for r in results]
+        ranks = rank_with_ties(rank_scores, _spec(specs, RANK_METRIC))
+        order = sorted(range(len(results)), key=lambda i: (
+            ranks[i] is None, ranks[i] or 0,
+            (rank_scores[i] or {}).get("value") is None,
+            (rank_scores[i] or {}).get("value") or 0.0,
+            results[i].data["submission"]["name"]))
+        anchor = _unique(slug(name), anchors)
+        pages: set[str] = set()
+        rows = []
+        for i in order:
+            d = results[i].data
+            sub = d["submission"]
+            r = ranks[i]
+            shared = r is not None and sum(1 for x in ranks if x == r) > 1
+            page = _unique(slug(sub["name"]), pages)
+            rows.append({
+                "name": sub["name"], "model": sub["model"], "sources": sub["training_sources"],
+                "description": sub["description"],
+                "rank": r, "rank_text": "—" if r is None else (f"={r}" if shared else str(r)),
+                "rank_sort": "" if r is None else str(r),
+                "page": page, "href": f"s/{anchor}/{page}.html",
+                "search": " ".join([sub["name"], sub["model"], *sub["training_sources"]]).lower(),
+                "result": results[i],
+            })
+        # best value per column
+        best: dict[tuple[str, str], float] = {}
+        for g in GROUPS:
+            for m in HEADLINE:
+                spec = _spec(specs, m)
+                cands = []
+                for row in rows:
+                    s = _score_of(row["result"].data, g["key"], m)
+                    v = None if s is None else s["value"]
+                    if v is None or isinstance(v, bool):
+                        continue
+                    if g["key"] == "gap" and spec["higher_is_better"] is None:
+                        continue  # the gap of a target metric has no direction
+                    b = v if g["key"] == "gap" and spec["higher_is_better"] is False else (
+                        -v if g["key"] == "gap" else _badness(v, spec))
+                    if b is not None:
+                        cands.append(b)
+                if len(cands) > 1:
+                    best[(g["key"], m)] = min(cands)
+        for row in rows:
+            cells = []
+            for g in GROUPS:
+                for j, m in enumerate(HEADLINE):
+                    s = _score_of(row["result"].data, g["key"], m)
+                    spec = _spec(specs, m)
+                    is_best = False
+                    if s is not None and (g["key"], m) in best and s["value"] is not None \
+                            and not isinstance(s["value"], bool):
+                        v = s["value"]
+                        b = (v if spec["higher_is_better"] is False else -v) if g["key"] == "gap" \
+                            else _badness(v, spec)
+                        is_best = b == best[(g["key"], m)]
+                    cells.append({"score": s, "group": g["key"], "first": j == 0, "best": is_best})
+            row["cells"] = cells
+        hashes = sorted({r.data["split"]["hash"] for r in results})
+        checksums = sorted({r.data["dataset"]["checksum"] for r in results})
+        views.append({
+            "name": name, "anchor": anchor, "index": index, "rows": rows, "specs": specs,
+            "hashes": hashes, "checksums": checksums,
+            "source_options": sorted({"+".join(r["sources"]) for r in rows if r["sources"]}),
+        })
+    return views
+
+
+def _arrow(spec: dict) -> str:
+    if spec["higher_is_better"] is True:
+        return "↑"
+    if spec["higher_is_better"] is False:
+        return "↓"
+    if spec.get("target") is not None:
+        return f"→{fmt(spec['target'])}"
+    return ""
+
+
+# --- writers ------------------------------------------------------------------------------------
+
+def _render_plots(job: tuple[str, dict]) -> tuple[str, list[dict]]:
+    from leaderboard.plots import all_plots
+
+    key, data = job
+    return key, all_plots(data)
+
+
+def _plots_for(views: list[dict], jobs: int) -> dict[str, list[dict]]:
+    work = [(f"{sp['anchor']}/{row['page']}", row["result"].data) for sp in views for row in sp["rows"]]
+    if jobs > 1 and len(work) >= 4:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            return dict(pool.map(_render_plots, work, chunksize=1))
+    return dict(map(_render_plots, work))
+
+
+def _submission_context(sp: dict, row: dict, plots: list[dict]) -> dict:
+    res: LoadedResult = row["result"]
+    d = res.data
+    roles = [r for r in (*EVAL_ROLES, *sorted(d["roles"])) if r in d["roles"]]
+    roles = list(dict.fromkeys(roles))
+    specs = {**sp["specs"], **d["metrics"]}
+    names = {m for r in roles for m in d["roles"][r]["scores"]} | set(d["gap"])
+    metric_names = [m for m in HEADLINE if m in names] + sorted(names - set(HEADLINE))
+    group_metrics = {}
+    for r in roles:
+        group_metrics[r] = {}
+        for dim, labels in d["roles"][r]["groups"].items():
+            ms = {m for sc in labels.values() for m in sc}
+            group_metrics[r][dim] = [m for m in HEADLINE if m in ms] + sorted(ms - set(HEADLINE))
+    by_int = {}
+    for r in roles:
+        c = d["roles"][r]["curves"].get("by_intensity")
+        if c:
+            by_int[r] = {"bins": c["bins"], "rows": [(k, v) for k, v in c.items() if k != "bins"]}
+    from leaderboard.plots import ROLE_LABELS
+
+    return {
+        "sub": d["submission"], "split": d["split"], "dataset": d["dataset"],
+        "split_anchor": sp["anchor"], "rank_text": row["rank_text"], "rank_rule": RANK_RULE,
+        "roles": roles, "role_labels": {r: ROLE_LABELS.get(r, r) for r in roles},
+        "role_info": d["roles"], "source_file": res.path, "created_by": d["created_by"],
+        "warnings": res.warnings, "specs": specs, "metric_names": metric_names,
+        "headline": HEADLINE, "scores": {r: d["roles"][r]["scores"] for r in roles},
+        "gap": d["gap"], "has_gap": bool(d["gap"]),
+        "groups": {r: d["roles"][r]["groups"] for r in roles},
+        "worst": {r: d["roles"][r]["worst_group"] for r in roles},
+        "group_metrics": group_metrics, "by_intensity": by_int,
+        "plots": [{**p, "src": f"{row['page']}/{p['key']}.svg" if p["svg"] else None}
+                  for p in plots],
+    }
+
+
+def _machine_data(views: list[dict], skipped: list[Skipped]) -> dict:
+    splits = []
+    for sp in views:
+        subs = []
+        for row in sp["rows"]:
+            d = row["result"].data
+            subs.append({
+                "name": d["submission"]["name"], "model": d["submission"]["model"],
+                "description": d["submission"]["description"],
+                "training_sources": d["submission"]["training_sources"],
+                "code_hash": d["submission"]["code_hash"], "baseline": d["submission"]["baseline"],
+                "rank": row["rank"], "rank_text": row["rank_text"], "page": row["href"],
+                "result_file": row["result"].path, "split_hash": d["split"]["hash"],
+                "dataset_checksum": d["dataset"]["checksum"],
+                "scores": {**{r: b["scores"] for r, b in d["roles"].items()}, "gap": d["gap"]},
+            })
+        splits.append({"name": sp["name"], "hashes": sp["hashes"],
+                       "dataset_checksums": sp["checksums"], "metrics": sp["specs"],
+                       "submissions": subs})
+    return {"generator": GENERATOR, "rank_by": {"role": RANK_ROLE, "metric": RANK_METRIC,
+                                                "rule": RANK_RULE},
+            "headline": list(HEADLINE), "splits": splits,
+            "skipped": [{"file": s.path, "reason": s.reason} for s in skipped]}
+
+
+def _csv_text(machine: dict) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["split", "split_hash", "dataset_checksum", "submission", "model",
+                "training_sources", "rank", "role", "metric", "value", "ci_low", "ci_high",
+                "result_file"])
+    for sp in machine["splits"]:
+        for sub in sp["submissions"]:
+            for role, scores in sub["scores"].items():
+                for m, s in scores.items():
+                    w.writerow([sp["name"], sub["split_hash"], sub["dataset_checksum"], sub["name"],
+                                sub["model"], "+".join(sub["training_sources"]), sub["rank_text"],
+                                role, m, "" if s["value"] is None else (
+                                    str(s["value"]).lower() if isinstance(s["value"], bool)
+                                    else repr(s["value"])),
+                                "" if s["ci_low"] is None else repr(s["ci_low"]),
+                                "" if s["ci_high"] is None else repr(s["ci_high"]),
+                                sub["result_file"]])
+    return buf.getvalue()
+
+
+def _check_paths(results_dir: Path, out_dir: Path, force: bool) -> None:
+    if not results_dir.is_dir():
+        raise BadInputError(f"results directory {results_dir} does not exist; score a model first " +
+                            "(tailshift submit) or pass --results DIR")
+    r, o = results_dir.resolve(), out_dir.resolve()
+    if o == r or o in r.parents:
+        raise BadInputError(f"output {out_dir} would replace the results in {results_dir}; " +
+                            "choose another --out")
+    if out_dir.exists() and not force and not (out_dir / SITE_MARKER).is_file():
+        raise BadInputError(f"{out_dir} exists and is not a TailShift leaderboard site; " +
+                            "pass --force to replace it or choose another --out")
+
+
+def build_site(results_dir: str | os.PathLike = "leaderboard/results",
+               out_dir: str | os.PathLike = "leaderboard/site", force: bool = False,
+               jobs: int | None = None) -> BuildReport:
+    """Build the static site from the result files of ``results_dir`` into ``out_dir``.
+
+    Parameters
+    ----------
+    results_dir
+        Folder of result files ``<split>/<slug>.json`` (any ``*.json`` below it is read).
+    out_dir
+        Site folder to (re)create atomically. A previous site is replaced; another existing path
+        needs ``force``.
+    force
+        Replace ``out_dir`` even when it is not a TailShift site.
+    jobs
+        Worker processes for the plots (default: up to 4, at most the CPU count).
+
+    Returns
+    -------
+    BuildReport
+        ``index`` is the path of ``index.html``; ``skipped`` lists the files not used and why.
+
+    Raises
+    ------
+    benchmark.errors.BadInputError
+        If ``results_dir`` is missing or ``out_dir`` may not be replaced.
+    """
+    results_dir, out_dir = Path(results_dir), Path(out_dir)
+    _check_paths(results_dir, out_dir, force)
+    loaded, skipped = collect(results_dir)
+    views = _split_views(loaded)
+    if jobs is None:
+        jobs = min(4, os.cpu_count() or 1)
+    plots = _plots_for(views, jobs)
+    env = _env()
+    common = {"generator": GENERATOR, "n_results": len(loaded)}
+    warnings = [f"{res.path}: {w}" for res in loaded for w in res.warnings]
+    for key, ps in plots.items():
+        warnings += [f"{key}: plot {p['key']} failed: {p['error']}" for p in ps if p["error"]]
+    specs_all: dict[str, dict] = {}
+    for sp in views:
+        for m, s in sp["specs"].items():
+            specs_all.setdefault(m, s)
+    specs_all = {**{m: DEFAULT_SPECS[m] for m in HEADLINE}, **specs_all}
+    machine = _machine_data(views, skipped)
+    with atomic_dir(out_dir, force=True, what="leaderboard site") as tmp:
+        tmp.chmod(0o755)  # mkdtemp makes 0700; a site is meant to be readable
+        (tmp / SITE_MARKER).write_text("TailShift leaderboard site; rebuilt by " +
+                                       "`tailshift leaderboard build`\n", encoding="utf-8")
+        shutil.copytree(_HERE / "static", tmp / "static",
+                        ignore=shutil.ignore_patterns("__pycache__", ".*"))
+        index = env.get_template("index.html").render(
+            root="", splits=views, groups=GROUPS, headline=HEADLINE, labels=LABELS,
+            arrows={m: _arrow(specs_all[m]) for m in HEADLINE}, specs_all=specs_all,
+            skipped=skipped, rank_rule=RANK_RULE, **common)
+        (tmp / "index.html").write_text(index, encoding="utf-8")
+        page = env.get_template("submission.html")
+        for sp in views:
+            for row in sp["rows"]:
+                folder = tmp / "s" / sp["anchor"]
+                (folder / row["page"]).mkdir(parents=True, exist_ok=True)
+                ps = plots[f"{sp['anchor']}/{row['page']}"]
+                for p in ps:
+                    if p["svg"]:
+                        (folder / row["page"] / f"{p['key']}.svg").write_bytes(p["svg"])
+                html = page.render(root="../../", **_submission_context(sp, row, ps), **common)
+                (folder / f"{row['page']}.html").write_text(html, encoding="utf-8")
+        compare_data = {
+            "headline": list(HEADLINE), "metrics": specs_all, "groups": list(GROUPS),
+            "splits": [{"name": s["name"], "submissions": [
+                {"name": sub["name"], "rank_text": sub["rank_text"], "scores": sub["scores"]}
+                for sub in ms["submissions"]]} for s, ms in zip(views, machine["splits"], strict=True)],
+        }
+        compare = env.get_template("compare.html").render(
+            root="", splits=views, data_json=_json_for_script(compare_data), **common)
+        (tmp / "compare.html").write_text(compare, encoding="utf-8")
+        (tmp / "leaderboard.json").write_text(
+            json.dumps(machine, indent=1, ensure_ascii=False, allow_nan=False) + "\n",
+            encoding="utf-8")
+        (tmp / "leaderboard.csv").write_text(_csv_text(machine), encoding="utf-8")
+    return BuildReport(out_dir=out_dir, index=out_dir / "index.html", n_results=len(loaded),
+                       splits=tuple(sp["name"] for sp in views), skipped=tuple(skipped),
+                       warnings=tuple(warnings))
