@@ -295,13 +295,9 @@ class SplitView:
         used = {sel.source for role in self.split.roles.values() for sel in role.selections}
         self.sources = tuple(s for s in schema.SOURCES if s in used)
         self.datasets = {s: open_dataset(self.data_dir, s, verify=verify) for s in self.sources}
-        need = required_coords(self.split)
-        per = {
-            s: load_scene_coords(
-                ds, [*need, schema.COORD_REGIME, schema.COORD_YEAR, schema.COORD_WARMING]
-            )
-            for s, ds in self.datasets.items()
-        }
+        # what the split selects on, plus what role_sizes reports and the held-back check reads
+        need = [*required_coords(self.split), *REQUIRED_COORDS[1:]]
+        per = {s: load_scene_coords(ds, need) for s, ds in self.datasets.items()}
         for s, c in per.items():
             bad = np.unique(c[schema.COORD_SOURCE].astype(str))
             if bad.size and not (bad.size == 1 and bad[0] == s):
