@@ -283,8 +283,8 @@ def test_blend_out_of_range_is_bad_input(bad):
 
 
 def test_clear_sky_land_difference_equals_the_offsets():
-    rain = np.zeros((3, 32, 32), dtype=np.float32)
-    cols = make_cols(["midlat_land", "tropical_land", "snow_land"], rain)
+    rain = np.zeros((4, 64, 64), dtype=np.float32)
+    cols = make_cols(["midlat_land", "tropical_land", "snow_land", "snow_land"], rain)
     obs = observed_tb(cols, np.random.default_rng(7))
     sim = simulated_tb(cols, np.random.default_rng(7))
     diff = sim - obs
