@@ -52,3 +52,38 @@ def generate_cmd(
         f"wrote {path} (preset {preset}, seed {seed}): {n} scenes in {dt:.1f} s, "
         f"{n / max(dt, 1e-9):.1f} scenes/s; dataset checksum {manifest['dataset_checksum'][:16]}"
     )
+
+
+# --- tailshift data info (owned by the world card, benchmark/world/card.py) ------------------
+@app.command("info")
+def info_command(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None,
+        typer.Argument(help="Dataset directory (default: the global --data)."),
+    ] = None,
+    plots: Annotated[
+        Path | None,
+        typer.Option("--plots", help="Where to write the card's figures (default: DIR/card/)."),
+    ] = None,
+    no_plots: Annotated[
+        bool, typer.Option("--no-plots", help="Only print the card; write no figures.")
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 when any check of the card fails.")
+    ] = False,
+) -> None:
+    """Print the world's climatology card (targets, physics, scaling, sim-obs) and write its plots."""
+    from benchmark.errors import TailShiftError
+    from benchmark.world.card import compute_card, render_card, write_card_plots
+
+    data_dir = data_dir if data_dir is not None else settings(ctx).data_dir
+    out = console()
+    card = compute_card(data_dir, progress=True)
+    render_card(card, out)
+    if not no_plots:
+        target = plots if plots is not None else Path(data_dir) / "card"
+        paths = write_card_plots(card, target)
+        out.print(f"figures: {target}/ (" + ", ".join(p.name for p in paths) + ", card.json)")
+    if strict and not card.passed:
+        raise TailShiftError(f"{card.n_failed} check(s) of the world card failed")
