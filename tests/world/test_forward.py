@@ -160,7 +160,7 @@ def test_89v_depression_over_land_convective():
 
 def test_89v_depression_over_ocean_convective():
     """20/60 K at 10/50 mm/h (SCIENCE.md) within +-10 K: rain emission at 89 GHz partly fills
-    the depression over the cold ocean, so 10 mm/h comes out ~13 K."""
+    the depression over the cold ocean, so 10 mm/h comes out ~12 K."""
     tb = tb_at("tropical_ocean", [0, 10, 50], "89.0V", convective=True)
     dep = tb[0] - tb[1:]
     np.testing.assert_allclose(dep, [20, 60], atol=10)
@@ -358,3 +358,16 @@ def test_bad_columns_raise_bad_input():
     good = make_cols(["midlat_land"], np.zeros((1, 8, 8)))
     with pytest.raises(BadInputError, match="Generator"):
         observed_tb(good, 0)
+
+
+def test_regime_climate_matches_the_generator_climate():
+    """The calibration / simulator climate equals the generator's present-day regime means."""
+    climate = pytest.importorskip("benchmark.world.climate")
+    regimes = getattr(climate, "REGIMES", None)
+    if not isinstance(regimes, dict):
+        pytest.skip("benchmark.world.climate.REGIMES is not a dict of regime parameters")
+    for name, ours in rt.REGIME_CLIMATE.items():
+        theirs = regimes[name]
+        assert ours["skin_temperature"] == pytest.approx(theirs.t_skin)
+        assert ours["tcwv"] == pytest.approx(theirs.tcwv)
+        assert ours["freezing_level"] == pytest.approx(theirs.freezing_level)
