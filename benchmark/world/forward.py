@@ -255,7 +255,10 @@ def _scene_params(cols: FineColumns, sl: slice, wind: np.ndarray, lam: float) ->
 # the column model on a field (shared by both paths)
 # --------------------------------------------------------------------------------------------
 def _ice89(rain, conv, ocean, ln_r=None):
-    """beta_89 x IWP (see :func:`benchmark.world.rt.ice_extinction89`), float32, via logs."""
+    """Nadir 89-GHz ice optical depth beta_89 x IWP, float32, via logs (see :func:`rt.iwp`).
+
+    Convective pixels: graupel beta 0.3 m2/kg; stratiform: snow beta 0.1 m2/kg (SCIENCE.md).
+    """
     if ln_r is None:
         ln_r = np.log(np.maximum(rain, F32(1e-30)))
     a_c = np.where(ocean, F32(rt.IWP_CONV_OCEAN[0]), F32(rt.IWP_CONV_LAND[0]))

@@ -364,29 +364,14 @@ def ice_screen(tb, ice_tau):
     return ICE_TB + (tb - ICE_TB) * np.exp(-ice_tau)
 
 
-def ice_extinction89(rain, convective_fraction, surface_is_ocean, beta_factor=1.0):
-    """Nadir 89-GHz ice optical depth beta_89 x IWP (dimensionless).
-
-    Convective: beta_graupel a R^b with (a, b) = (0.05, 0.8) over ocean, (0.2, 0.6) over land;
-    stratiform: beta_snow 0.03 R^0.8; IWP capped at 6 kg m-2 (SCIENCE.md section 5). A
-    convective *fraction* in [0, 1] mixes the two (footprint averages of the simulator).
-    """
-    rain = np.asarray(rain)
-    dt = rain.dtype if rain.dtype.kind == "f" else np.float64
-    ocean = np.asarray(surface_is_ocean)
-    a = np.where(ocean, IWP_CONV_OCEAN[0], IWP_CONV_LAND[0]).astype(dt)
-    b = np.where(ocean, IWP_CONV_OCEAN[1], IWP_CONV_LAND[1]).astype(dt)
-    r = np.maximum(rain, 0)
-    iwp_c = np.minimum(a * r**b, IWP_CAP)
-    iwp_s = np.minimum(IWP_STRAT[0] * r ** np.asarray(IWP_STRAT[1], dt), IWP_CAP)
-    f = np.asarray(convective_fraction, dtype=dt)
-    return (
-        np.asarray(beta_factor, dt) * (f * BETA89_GRAUPEL * iwp_c + (1 - f) * BETA89_SNOW * iwp_s)
-    ).astype(dt)
-
-
 def iwp(rain, convective_fraction, surface_is_ocean):
-    """Ice water path, kg m-2 (same relations as :func:`ice_extinction89`, without beta)."""
+    """Ice water path, kg m-2 (SCIENCE.md section 5).
+
+    Convective a R^b with (a, b) = (0.05, 0.8) over ocean, (0.2, 0.6) over land and snow;
+    stratiform 0.03 R^0.8; capped at 6 kg m-2. A convective *fraction* in [0, 1] mixes the two
+    (footprint averages of the simulator). The 89-GHz ice optical depth is
+    beta_89 IWP with beta_89 = 0.3 m2/kg (graupel, convective) or 0.1 (snow, stratiform).
+    """
     r = np.maximum(np.asarray(rain, dtype=np.float64), 0)
     ocean = np.asarray(surface_is_ocean)
     a = np.where(ocean, IWP_CONV_OCEAN[0], IWP_CONV_LAND[0])

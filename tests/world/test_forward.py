@@ -371,3 +371,54 @@ def test_regime_climate_matches_the_generator_climate():
         assert ours["skin_temperature"] == pytest.approx(theirs.t_skin)
         assert ours["tcwv"] == pytest.approx(theirs.tcwv)
         assert ours["freezing_level"] == pytest.approx(theirs.freezing_level)
+
+
+def test_fast_column_code_matches_the_reference_formulas():
+    """forward's in-place float32 column code == rt.slab_tb + rt.ice_screen in float64."""
+    rates = np.array([0.0, 0.7, 4.0, 25.0])
+    for regime in ("tropical_ocean", "midlat_land", "snow_land"):
+        clim = rt.REGIME_CLIMATE[regime]
+        ts, w, h0 = clim["skin_temperature"], clim["tcwv"], clim["freezing_level"] / 1000
+        ocean = REGIME_SURFACE[regime] == "ocean"
+        if ocean:
+            emis = rt.ocean_emissivity(ts, rt.WIND_MEAN)
+        else:
+            emis = rt.SNOW_EMIS if regime == "snow_land" else rt.LAND_EMIS
+        t_g, up, t_dn = rt.gas_terms(ts, w)
+        g = rt.RAIN_GROUP
+        kap = (1 - rt.RAIN_OMEGA[g]) * rt.P838_K[g] * rates[:, None] ** rt.P838_ALPHA[g] / 4.343
+        clw = np.where(rates > 0, np.minimum(0.1 + 0.04 * rates, 1.0), 0.0)[:, None]
+        t_r = np.exp(-(kap * h0 + rt.CLOUD_KL[g] * clw / 4.343) / rt.MU)
+        ref = rt.slab_tb(t_r, ts - 3.25 * h0, emis, ts, t_g, up, t_dn)
+        x89 = rt.BETA89_GRAUPEL * rt.iwp(rates, 1.0, ocean)[:, None]
+        ref = rt.ice_screen(ref, rt.ICE_BETA_REL * x89 / rt.MU)
+        np.testing.assert_allclose(column_tb(rates, regime, convective=True), ref, atol=0.02)
+
+
+def test_simulator_uses_the_climatological_freezing_level():
+    rain = np.full((1, 16, 16), 5.0, dtype=np.float32)
+    low = make_cols(["tropical_ocean"], rain, freezing_level=3000.0)
+    high = make_cols(["tropical_ocean"], rain, freezing_level=5500.0)
+    ch = IX["18.7V"]
+    obs = [observed_tb(c, np.random.default_rng(0))[0, ch].mean() for c in (low, high)]
+    sim = [simulated_tb(c, np.random.default_rng(0))[0, ch].mean() for c in (low, high)]
+    assert obs[1] - obs[0] > 5.0  # a deeper rain layer emits more
+    assert abs(sim[1] - sim[0]) < 1e-3  # the simulator ignores the scene's freezing level
+
+
+def test_simulator_ice_optics_scatter_less_at_89_more_at_166():
+    """Geer & Baordo (2014) factors: x 0.6 at 37-89 GHz, x 1.3 at 166-183 GHz."""
+    obs = column_tb([0.0, 20.0], "midlat_land", convective=True, blend=1.0)
+    sim = column_tb([0.0, 20.0], "midlat_land", convective=True, blend=0.0)
+    dep_obs, dep_sim = obs[0] - obs[1], sim[0] - sim[1]
+    assert dep_sim[IX["89.0V"]] < 0.8 * dep_obs[IX["89.0V"]]
+    assert dep_sim[IX["166.5V"]] > dep_obs[IX["166.5V"]]
+
+
+def test_simulator_rain_absorption_weakens_the_emission_signal():
+    """Rain absorption x 0.85: at 10 GHz (which barely sees cloud) the simulator's emission
+    signal at 10 mm/h is several K weaker than the observed one, beyond the clear-sky gap."""
+    obs = column_tb([0.0, 10.0], "midlat_ocean", convective=False, blend=1.0)
+    sim = column_tb([0.0, 10.0], "midlat_ocean", convective=False, blend=0.0) - SIM_OFFSETS
+    gap = (sim - obs)[:, IX["10.65V"]]
+    assert gap[1] < gap[0] - 3.0
