@@ -1,0 +1,159 @@
+"""Rain fields of the synthetic world against SCIENCE.md section 3 targets and section 4 rates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmark import schema
+from benchmark.world import climate, rain
+
+SHAPE = (64, 64)
+
+
+def _batch(regime: str, n: int, warming: float, key: int, shape=SHAPE):
+    rngs = [np.random.default_rng([key, i]) for i in range(n)]
+    return rain.rain_batch(rngs, [regime] * n, np.full(n, warming), shape)
+
+
+@pytest.fixture(scope="module")
+def present():
+    """150 scenes per regime in the present climate (REFERENCE_WARMING)."""
+    return {r: _batch(r, 150, climate.REFERENCE_WARMING, 3) for r in schema.REGIMES}
+
+
+# Tolerances (factors): the SCIENCE.md table values are "typical literature values to tune
+# against" (≈); the rain fraction also depends on the scene-to-scene WAR spread and the share of
+# dry scenes, and P99.9 rests on ~50 pixels per 1000 of ~60k wet pixels.
+TOL = {"rain_frac": 1.35, "cond_mean": 1.25, "p99": 1.3, "p999": 1.5}
+
+
+@pytest.mark.parametrize("regime", schema.REGIMES)
+def test_regime_statistics_match_science_targets(present, regime):
+    r, _ = present[regime]
+    wet = r[r > schema.RAIN_THRESHOLD]
+    got = {
+        "rain_frac": (r > schema.RAIN_THRESHOLD).mean(),
+        "cond_mean": wet.mean(),
+        "p99": np.percentile(wet, 99),
+        "p999": np.percentile(wet, 99.9),
+    }
+    for key, target in climate.TARGETS[regime].items():
+        ratio = got[key] / target
+        assert 1 / TOL[key] <= ratio <= TOL[key], (regime, key, got[key], target)
+
+
+def test_fields_are_physical(present):
+    for regime, (r, c) in present.items():
+        assert r.dtype == np.float32 and c.dtype == bool and r.shape == (150, *SHAPE)
+        assert np.all(np.isfinite(r)) and r.min() >= 0.0
+        assert r.max() <= climate.REGIMES[regime].cap * max(climate.REGION_INTENSITY)
+        assert not np.any(c & (r == 0)), "convective pixels must rain"
+        # some dry scenes (SCIENCE.md: "include dry scenes"), but most scenes rain
+        dry = (r.reshape(150, -1).max(axis=1) == 0).mean()
+        assert 0.0 < dry < 0.2, (regime, dry)
+
+
+def test_tropical_stratiform_share(present):
+    """Schumacher & Houze (2003): tropical stratiform ~73 % of rain area, ~40 % of volume."""
+    r, c = present["tropical_ocean"]
+    wet = r > 0
+    area = (wet & ~c).sum() / wet.sum()
+    volume = r[wet & ~c].sum() / r.sum()
+    assert 0.70 <= area <= 0.82
+    assert 0.25 <= volume <= 0.50
+
+
+def test_scenes_do_not_depend_on_batch():
+    one, c1 = rain.rain_fields(np.random.default_rng([5, 1]), "midlat_land", 1.5, SHAPE)
+    batch, cb = rain.rain_batch(
+        [np.random.default_rng([5, i]) for i in range(3)],
+        ["snow_land", "midlat_land", "tropical_ocean"],
+        np.array([0.5, 1.5, 2.5]),
+        SHAPE,
+    )
+    np.testing.assert_array_equal(one, batch[1])
+    np.testing.assert_array_equal(c1, cb[1])
+
+
+def test_spatial_structure_is_organised(present):
+    """Rain is organised (neighbours correlated), not salt-and-pepper."""
+    r, _ = present["midlat_ocean"]
+    wet = r > 0
+    # P(neighbour wet | wet): the wet fraction (~0.14) for independent pixels
+    cond = (wet[:, 1:, :] & wet[:, :-1, :]).sum() / wet[:, :-1, :].sum()
+    assert cond > 0.6
+
+
+def test_gpd_tail_is_continuous_and_capped():
+    p = climate.REGIMES["tropical_ocean"]
+    u = np.array([p.gpd_u - 1e-7, p.gpd_u + 1e-7, 0.999999999])
+    q = rain.convective_quantile(u, p.conv_m, p.conv_s, p.gpd_xi, p.gpd_u, p.cap)
+    assert q[1] == pytest.approx(q[0], rel=1e-4)
+    assert q[2] == p.cap
+
+
+def test_war_compensation_keeps_the_mean_rate():
+    """E(dT) * WAR'(dT) rises exactly as exp(a_mean dT) (SCIENCE.md section 4)."""
+    for name, p in climate.REGIMES.items():
+        dt = np.array([-1.0, 0.0, 2.0])
+        domain = rain.mean_intensity(name, dt) * rain.war_compensation(name, dt)
+        np.testing.assert_allclose(domain / domain[1], np.exp(p.a_mean * dt), rtol=1e-10)
+        assert np.all(np.diff(rain.war_compensation(name, dt)) < 0)  # fewer wet pixels
+
+
+def _weighted_percentile(sorted_vals, scene_of, weights, q):
+    cw = np.cumsum(weights[scene_of])
+    return sorted_vals[np.searchsorted(cw, q / 100.0 * cw[-1])]
+
+
+#: Bias allowance on the domain-mean rate (log-rate per K): the WAR compensation integrates the
+#: class distributions but not the max() that lifts cell edges to their stratiform background
+#: (~1 % of the volume, a share that grows by ~0.1 %/K); measured <= 0.0013 per K (snow_land).
+MEAN_RATE_ALLOWANCE = 0.0015
+
+
+@pytest.mark.parametrize("regime", ["midlat_land", "snow_land", "tropical_ocean"])
+def test_warming_scaling_is_recovered(regime):
+    """Fit log(statistic) on warming; the scene-bootstrap 95 % CI contains the true rate.
+
+    Common random numbers: the same 200 scene seeds at warming offsets 0, 2, 4 K (a paired
+    design, so the mean's CI is sharp); bootstrap resamples scenes jointly across levels.
+    Statistics: domain-mean rain (rate ``a_mean``), P99.5 of convective pixels
+    (``a_ext_conv``), P99.5 of stratiform pixels (``a_ext_strat``).
+    """
+    p = climate.REGIMES[regime]
+    n, levels = 200, np.array([0.0, 2.0, 4.0])
+    per_level = []
+    for d in levels:
+        r, c = _batch(regime, n, climate.REFERENCE_WARMING + d, 11)
+        scene = np.broadcast_to(np.arange(n)[:, None, None], r.shape)
+        entry = {"mean": r.mean(axis=(1, 2))}
+        for cls, mask in (("conv", c), ("strat", (~c) & (r > 0))):
+            vals, sc = r[mask], scene[mask]
+            o = np.argsort(vals, kind="stable")
+            entry[cls] = (vals[o], sc[o])
+        per_level.append(entry)
+
+    def slopes(w):
+        stats = [
+            [
+                np.log(np.sum(e["mean"] * w) / np.sum(w)),
+                np.log(_weighted_percentile(*e["conv"], w, 99.5)),
+                np.log(_weighted_percentile(*e["strat"], w, 99.5)),
+            ]
+            for e in per_level
+        ]
+        return np.polyfit(levels, np.array(stats), 1)[0]
+
+    est = slopes(np.ones(n))
+    rng = np.random.default_rng(0)
+    boot = np.array([slopes(rng.multinomial(n, np.full(n, 1.0 / n))) for _ in range(300)])
+    lo, hi = np.percentile(boot, [2.5, 97.5], axis=0)
+    truth = [p.a_mean, p.a_ext_conv, p.a_ext_strat]
+    allowance = [MEAN_RATE_ALLOWANCE, 0.0, 0.0]
+    for k, name in enumerate(["a_mean", "a_ext_conv", "a_ext_strat"]):
+        assert lo[k] - allowance[k] <= truth[k] <= hi[k] + allowance[k], (name, est[k], lo[k], hi[k])
+    # informative: the mean's CI is narrow and the extremes scale faster than the mean
+    assert hi[0] - lo[0] < 0.015
+    assert lo[1] > hi[0] and lo[2] > hi[0]
