@@ -133,6 +133,12 @@ class SceneStream(IterableDataset):
             stats = normalisation_stats(self.data_dir, self.split, self.channels, view=view)
         self.stats = stats
         if normalise:
+            missing = [c for c in self.channels if c not in stats.get("channels", [])]
+            if missing:
+                raise BadInputError(
+                    f"normalisation statistics lack channel(s) {missing}; compute them with "
+                    + "normalisation_stats(data_dir, split, channels) for these channels"
+                )
             idx = [stats["channels"].index(c) for c in self.channels]
             self._mean = np.asarray(stats["mean"], dtype=np.float32)[idx][:, None, None]
             self._std = np.asarray(stats["std"], dtype=np.float32)[idx][:, None, None]

@@ -46,15 +46,21 @@ def epoch_ids(loader):
 def test_two_workers_see_every_scene_once_in_a_reproducible_order(data):
     expected = sorted(role_ids(data, "temporal", "train"))
     assert len(expected) > 3 * CHUNK
-    loader = make_loader(data, "temporal", "train", batch_size=5, num_workers=2, seed=7, buffer_size=6)
+    loader = make_loader(
+        data, "temporal", "train", batch_size=5, num_workers=2, seed=7, buffer_size=6
+    )
     first = epoch_ids(loader)
     assert sorted(first) == expected and len(first) == len(set(first))
-    again = epoch_ids(make_loader(data, "temporal", "train", batch_size=5, num_workers=2, seed=7, buffer_size=6))
+    again = epoch_ids(
+        make_loader(data, "temporal", "train", batch_size=5, num_workers=2, seed=7, buffer_size=6)
+    )
     assert again == first
     loader.dataset.set_epoch(1)
     other_epoch = epoch_ids(loader)
     assert sorted(other_epoch) == expected and other_epoch != first
-    other_seed = epoch_ids(make_loader(data, "temporal", "train", batch_size=5, num_workers=2, seed=8, buffer_size=6))
+    other_seed = epoch_ids(
+        make_loader(data, "temporal", "train", batch_size=5, num_workers=2, seed=8, buffer_size=6)
+    )
     assert other_seed != first
     assert first != sorted(first)  # it does shuffle
 
@@ -97,7 +103,9 @@ def test_samples_are_normalised_tensors(data):
     stats = normalisation_stats(data, "sensor", schema.CHANNEL_SETS["no_high_freq"])
     mean = np.array(stats["mean"])[:, None, None]
     std = np.array(stats["std"])[:, None, None]
-    np.testing.assert_allclose(sample[schema.VAR_TB].numpy(), (raw.tb.values - mean) / std, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        sample[schema.VAR_TB].numpy(), (raw.tb.values - mean) / std, rtol=1e-5, atol=1e-5
+    )
     np.testing.assert_array_equal(sample[schema.VAR_PRECIP].numpy(), raw.surface_precip.values)
     assert float(sample[schema.COORD_WARMING]) == pytest.approx(float(raw.warming))
     # train batches over many scenes are close to standardised
@@ -169,7 +177,9 @@ def test_ddp_ranks_are_disjoint_and_equal(data):
     assert set(a) | set(b) <= set(role_ids(data, "temporal", "train"))
     assert len(a) + len(b) >= r0.n_scenes - 2 * CHUNK
     # with two workers inside a rank the rank still yields its capped count
-    loader = make_loader(data, "temporal", "train", batch_size=4, num_workers=2, rank=1, world_size=2, **kw)
+    loader = make_loader(
+        data, "temporal", "train", batch_size=4, num_workers=2, rank=1, world_size=2, **kw
+    )
     ids = epoch_ids(loader)
     assert len(ids) == len(r1) and set(ids) <= set(role_ids(data, "temporal", "train"))
 
@@ -179,6 +189,12 @@ def test_bad_inputs(data):
 
     with pytest.raises(BadInputError, match="buffer_size"):
         SceneStream(data, "temporal", "train", buffer_size=0)
+    drain = normalisation_stats(data, "temporal", channels="drain4")
+    with pytest.raises(BadInputError, match="lack channel"):
+        SceneStream(data, "temporal", "train", stats=drain)
+    assert SceneStream(data, "temporal", "train", channels="drain4", stats=drain).channels == (
+        schema.DRAIN4_CHANNELS
+    )
     with pytest.raises(BadInputError, match="does not exist"):
         SceneStream(data, data / "nope.toml", "train")
     with pytest.raises(BadInputError, match="unknown split"):
