@@ -535,6 +535,7 @@ def build_site(results_dir: str | os.PathLike = "leaderboard/results",
             skipped=skipped, rank_rule=RANK_RULE, **common)
         (tmp / "index.html").write_text(index, encoding="utf-8")
         page = env.get_template("submission.html")
+        page_error = env.get_template("page_error.html")
         for sp in views:
             for row in sp["rows"]:
                 folder = tmp / "s" / sp["anchor"]
@@ -543,7 +544,13 @@ def build_site(results_dir: str | os.PathLike = "leaderboard/results",
                 for p in ps:
                     if p["svg"]:
                         (folder / row["page"] / f"{p['key']}.svg").write_bytes(p["svg"])
-                html = page.render(root="../../", **_submission_context(sp, row, ps), **common)
+                try:
+                    html = page.render(root="../../", **_submission_context(sp, row, ps), **common)
+                except Exception as exc:  # one odd result must not break the whole site
+                    warnings.append(f"{row['result'].path}: page failed: {type(exc).__name__}: {exc}")
+                    html = page_error.render(root="../../", name=row["name"], split=sp["name"],
+                                             source_file=row["result"].path,
+                                             error=f"{type(exc).__name__}: {exc}", **common)
                 (folder / f"{row['page']}.html").write_text(html, encoding="utf-8")
         compare_data = {
             "headline": list(HEADLINE), "metrics": specs_all, "groups": list(GROUPS),

@@ -66,11 +66,22 @@ def _color(role: str) -> str:
     return ROLE_COLORS.get(role, "#7f7f7f")
 
 
-def _figure(width: float, height: float, nrows: int = 1, ncols: int = 1, **kw):
+def _figure(width: float, height: float, nrows: int = 1, ncols: int = 1, *,
+            margins: tuple[float, float, float, float] = (0.62, 0.12, 0.48, 0.28),
+            gaps: tuple[float, float] = (0.55, 0.62), **kw):
+    """A figure with fixed margins in inches (left, right, bottom, top) and gaps (w, h).
+
+    Fixed margins instead of constrained layout: the layout solver doubled the drawing time.
+    """
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), layout="constrained")
+    fig = Figure(figsize=(width, height))
+    left, right, bottom, top = margins
     axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
+    aw = (width - left - right - gaps[0] * (ncols - 1)) / ncols
+    ah = (height - bottom - top - gaps[1] * (nrows - 1)) / nrows
+    fig.subplots_adjust(left=left / width, right=1 - right / width, bottom=bottom / height,
+                        top=1 - top / height, wspace=gaps[0] / aw, hspace=gaps[1] / ah)
     return fig, axes
 
 
@@ -188,6 +199,7 @@ def _draw_calibration(result):
             ax.set_ylabel("density")
             ax.set_title("PIT histogram")
             ax.set_xlim(0, 1)
+            ax.set_ylim(0, max(1.5, ax.get_ylim()[1]) * 1.3)
         else:
             for role in rel_roles:
                 c = result["roles"][role]["curves"]["reliability"]
@@ -199,7 +211,7 @@ def _draw_calibration(result):
             ax.set_title("Reliability diagram")
             ax.set_xlim(0, 1)
             ax.set_ylim(0, 1)
-        ax.legend(loc="upper left")
+        ax.legend(loc="upper left", ncols=3 if panel == "pit" else 1)
     return fig
 
 
@@ -315,6 +327,8 @@ def _draw_by_group(result, metrics, dim):
                 if hatch:
                     bar.set_hatch(hatch)
                     bar.set_edgecolor("black")
+        lo, hi = ax.get_ylim()
+        ax.set_ylim(lo, hi + 0.3 * (hi - lo))  # room for the legend above the bars
         units = result["metrics"].get(metric, {}).get("units", "")
         ax.set_title(f"{metric} by {dim} (hatched: worst group)")
         ax.set_ylabel(f"{metric} ({units})" if units else metric)
@@ -348,7 +362,8 @@ def _draw_examples(result, role):
 
     cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#f2f2f2")
     n = len(examples)
-    fig, axes = _figure(7.0, 2.25 * n + 0.2, n, 3)
+    fig, axes = _figure(7.0, 2.1 * n + 0.1, n, 3, margins=(0.1, 1.0, 0.1, 0.3),
+                        gaps=(0.12, 0.3))
     im = None
     for i, ex in enumerate(examples):
         for j, (key, title) in enumerate((("reference", "reference"), ("median", "retrieved median"),
@@ -361,7 +376,9 @@ def _draw_examples(result, role):
             ax.set_yticks([])
             ax.grid(False)
             ax.set_title(f"scene {ex['scene']}: {title}" if j == 0 else title, fontsize=8)
-    fig.colorbar(im, ax=axes, shrink=0.8, label="surface precipitation (mm h$^{-1}$)")
+    h = fig.get_figheight()
+    cax = fig.add_axes((1 - 0.85 / 7.0, 0.15 / h + 0.1, 0.14 / 7.0, 0.8 - 0.15 / h))
+    fig.colorbar(im, cax=cax, label="surface precipitation (mm h$^{-1}$)")
     return fig
 
 

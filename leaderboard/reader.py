@@ -9,9 +9,10 @@ The leaderboard must never crash on a bad file and never silently drop a good on
 * **cosmetic** — an optional part is malformed (``groups``, ``worst_group``, a curve, an
   example scene): that part is dropped, a warning is reported and the rest of the file is shown.
 
-When ``benchmark.results.read_result`` exists (the scorer's own validator), it is run first and
-any error it raises skips the file with its message; the builder then normalises the raw JSON
-itself, so it does not depend on the validator's return type.
+When ``benchmark.results.read_result`` exists (the scorer's own validator), it reads the file and
+any error it raises skips the file with its message (it is stricter than this module about
+``groups``, ``worst_group`` and the container types of ``curves`` / ``examples``: such files are
+skipped, not shown in part); the dict it returns is then normalised here.
 
 Normalised result (a plain ``dict``, keys as in the file): ``submission`` (name, model,
 description, training_sources, code_hash, baseline), ``split`` (name, hash), ``dataset``
@@ -312,23 +313,28 @@ def _external_validator():
 
 
 def load_result(path: Path, rel: str) -> LoadedResult | Skipped:
-    """Read one file; return a :class:`LoadedResult` or a :class:`Skipped` — never raise."""
+    """Read one file; return a :class:`LoadedResult` or a :class:`Skipped` — never raise.
+
+    ``rel`` (the path relative to the results folder) names the file in reasons and warnings,
+    so the site does not depend on where the results folder lies.
+    """
     validator = _external_validator()
     if validator is not None:
         try:
-            validator(path)
+            raw = validator(path)
         except Exception as exc:  # the scorer's validator: any error means "skip"
-            return Skipped(rel, f"rejected by benchmark.results.read_result: {exc}")
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return Skipped(rel, f"unreadable: {exc}")
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return Skipped(rel, f"not valid JSON: {exc}")
+            return Skipped(rel, str(exc).replace(str(path), rel))
+    else:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            return Skipped(rel, f"unreadable: {exc}")
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return Skipped(rel, f"not valid JSON: {exc}")
     try:
         data, warn = normalise(raw)
-    except (ResultFileError, TypeError, AttributeError) as exc:
+    except (ResultFileError, TypeError, AttributeError, KeyError) as exc:
         return Skipped(rel, str(exc))
     return LoadedResult(rel, data, warn)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.results import slugify
 from benchmark.schema import EVAL_ROLES, REGIMES, SURFACES
 
 #: Metric metadata as the scorer writes it (registry names; directions per issue 5).
@@ -54,11 +55,6 @@ DEFAULT_SPLITS = ("temporal", "regime")
 INTENSITY_BINS = ("0.2-1", "1-10", "10-50", ">50")
 
 
-def slugify(name: str) -> str:
-    """The result-file slug of ``benchmark/results.py``: lower case, non-``[a-z0-9]`` runs -> ``-``."""
-    return re.sub(r"[^a-z0-9]+", "-", name.lower())
-
-
 def _score(rng: np.random.Generator, value: float, rel_width: float = 0.06) -> dict:
     half = abs(value) * rel_width * rng.uniform(0.5, 1.5) + 1e-3
     return {"value": round(value, 5), "ci_low": round(value - half, 5),
@@ -67,7 +63,7 @@ def _score(rng: np.random.Generator, value: float, rel_width: float = 0.06) -> d
 
 def _role_block(rng: np.random.Generator, skill: float, ood: bool, size: int) -> dict:
     degrade = 1.35 if ood else 1.0
-    crps = 0.30 * degrade / skill
+    crps = 0.30 * degrade / skill * rng.uniform(0.9, 1.1)
     scal_err = rng.normal(-2.5 if ood else -1.0, 1.5) / skill
     ret_p999 = 7.0 + scal_err
     values = {
@@ -168,10 +164,18 @@ def _role_block(rng: np.random.Generator, skill: float, ood: bool, size: int) ->
 
 
 def fake_result(name: str, split: str, *, seed: int = 0, sources: tuple[str, ...] = ("obs",),
-                roles: tuple[str, ...] = EVAL_ROLES, skill: float = 1.0, size: int = 24) -> dict:
-    """One v1 result as a ``dict`` (see the module docstring)."""
+                roles: tuple[str, ...] = EVAL_ROLES, skill: float = 1.0, size: int = 24,
+                curves: bool = True) -> dict:
+    """One v1 result as a ``dict`` (see the module docstring).
+
+    ``curves=False`` leaves out ``curves`` and ``examples`` (as for a point-only model; no plots).
+    """
     rng = np.random.default_rng(seed)
     roles_block = {r: _role_block(rng, skill, r.startswith("ood"), size) for r in roles}
+    if not curves:
+        for block in roles_block.values():
+            block.pop("curves")
+            block.pop("examples")
     out = {
         "schema_version": 1,
         "created_by": "tailshift 0.1.0",
@@ -203,7 +207,7 @@ def fake_result(name: str, split: str, *, seed: int = 0, sources: tuple[str, ...
 
 def write_fake_results(results_dir: str | Path, names: tuple[str, ...] = DEFAULT_NAMES,
                        splits: tuple[str, ...] = DEFAULT_SPLITS, seed: int = 0,
-                       size: int = 24) -> list[Path]:
+                       size: int = 24, curves: bool = True) -> list[Path]:
     """Write ``len(names) x len(splits)`` result files to ``<results_dir>/<split>/<slug>.json``.
 
     The split hash is a fake but stable digest of the split name.
@@ -214,7 +218,7 @@ def write_fake_results(results_dir: str | Path, names: tuple[str, ...] = DEFAULT
         for i, name in enumerate(names):
             src = ("obs", "sim") if "hybrid" in name else ("obs",)
             res = fake_result(name, split, seed=seed + 100 * j + i, sources=src,
-                              skill=1.4 - 0.15 * i, size=size)
+                              skill=1.4 - 0.15 * i, size=size, curves=curves)
             path = results_dir / split / f"{slugify(name)}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(res, indent=1), encoding="utf-8")
