@@ -25,7 +25,9 @@ MANIFEST_VERSION = 1
 
 def _array_bytes(values: np.ndarray) -> bytes:
     if values.dtype.kind in "UO":
-        return "\0".join(str(v) for v in values.ravel()).encode("utf-8")
+        # every element NUL-terminated (not NUL-joined), so hashing chunk by chunk gives the same
+        # bytes as hashing the whole array: the checksum does not depend on ``chunk``
+        return "".join(f"{v}\0" for v in values.ravel()).encode("utf-8")
     if values.dtype.kind == "M":
         values = values.astype("datetime64[ns]").view(np.int64)
     return np.ascontiguousarray(values.astype(values.dtype.newbyteorder("<"))).tobytes()

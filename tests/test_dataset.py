@@ -171,7 +171,9 @@ def test_select_role_matches_masks_sorted_and_disjoint(fake_data):
     assert set(ood[schema.COORD_SOURCE].values) == {"obs"}
     train = select_role(fake_data, "temporal", "train")
     assert set(train[schema.COORD_SOURCE].values) == {"obs", "sim"}
-    assert (train[schema.COORD_ERA].values[train[schema.COORD_SOURCE].values == "obs"] == "observed").all()
+    assert (
+        train[schema.COORD_ERA].values[train[schema.COORD_SOURCE].values == "obs"] == "observed"
+    ).all()
     # the data really is the data of those scenes
     obs = open_dataset(fake_data, "obs")
     sid = int(ood[schema.DIM_SCENE].values[0])
@@ -192,8 +194,11 @@ def test_select_role_sources_and_channels(fake_data, tmp_path):
         select_role(fake_data, "sensor", "ood_test", channels=["166.5V"])
     with pytest.raises(BadInputError, match="unknown source"):
         select_role(fake_data, "temporal", "train", sources=["era5"])
-    text = (load_split("iid").path.read_text()
-            .replace('train_sources = ["obs", "sim"]', 'train_sources = ["obs"]'))
+    text = (
+        load_split("iid")
+        .path.read_text()
+        .replace('train_sources = ["obs", "sim"]', 'train_sources = ["obs"]')
+    )
     text = text.replace('[[roles.train.select]]\nsource = "sim"\nyears = [1998, 2025]\n', "")
     path = tmp_path / "obsonly.toml"
     path.write_text(text)
@@ -220,7 +225,9 @@ def test_record_breaking_on_data(fake_data):
     obs = open_dataset(fake_data, "obs")
     fut = obs.isel(scene=np.flatnonzero(obs[schema.COORD_YEAR].values >= 2026))
     fmax = fut[schema.VAR_PRECIP].max(("y", "x")).values
-    breaks = np.array([m > record[str(r)] for m, r in zip(fmax, fut[schema.COORD_REGIME].values, strict=True)])
+    breaks = np.array(
+        [m > record[str(r)] for m, r in zip(fmax, fut[schema.COORD_REGIME].values, strict=True)]
+    )
     assert breaks.sum() == n
 
 
@@ -239,7 +246,9 @@ def test_held_back_era_checked_on_data(data):
 
 def test_duplicate_ids_across_stores(data):
     rewrite_store(
-        data, "sim", lambda ds: ds.assign_coords(scene=ds[schema.DIM_SCENE].values - schema.SIM_ID_OFFSET)
+        data,
+        "sim",
+        lambda ds: ds.assign_coords(scene=ds[schema.DIM_SCENE].values - schema.SIM_ID_OFFSET),
     )
     with pytest.raises(BadInputError, match="not unique across"):
         role_sizes(data, "temporal")
@@ -277,3 +286,11 @@ def test_import_dataset_has_no_torch():
     code = "import sys, benchmark, benchmark.dataset; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_store_checksum_does_not_depend_on_the_chunk(fake_data):
+    """Writers hash with their own chunk size (the world uses 4x its Zarr chunk); verify must agree."""
+    ds = open_dataset(fake_data, "obs")
+    whole = store_checksum(ds)
+    assert store_checksum(ds, chunk=7) == whole == store_checksum(ds, chunk=16)
+    assert whole == read_manifest(fake_data)["stores"]["obs"]["checksum"]
