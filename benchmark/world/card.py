@@ -5,7 +5,9 @@ chunk of scenes, and accumulates only additive statistics (DESIGN.md "Evaluation
 CONVENTIONS.md 2), so memory is bounded by one chunk plus a few small tables and one short
 histogram per scene:
 
-* **Climatology** (observed store, observed era): per regime the rain fraction (R > 0.2 mm/h,
+* **Climatology** (observed store, observed era 1998-2025, whose mean warming is close to the
+  climate module's ``REFERENCE_WARMING`` at which the regime table holds): per regime the rain
+  fraction (R > 0.2 mm/h,
   :data:`benchmark.schema.RAIN_THRESHOLD`), the conditional (wet-pixel) mean, and the wet-pixel
   P99 and P99.9 of the reference rain on the output grid, compared with the regime targets of
   SCIENCE.md section 3 within the tolerances of :data:`TOLERANCES`. Rain fraction and conditional
