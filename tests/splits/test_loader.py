@@ -96,34 +96,61 @@ def test_missing_file_path():
 BAD = {
     "unknown top-level key": (BASE + 'colour = "red"\n', "unknown key"),
     "unknown coordinate": (
-        BASE.replace('fraction = [0.0, 0.7]', 'fraction = [0.0, 0.7]\nmonth = [1, 2]'),
+        BASE.replace("fraction = [0.0, 0.7]", "fraction = [0.0, 0.7]\nmonth = [1, 2]"),
         r"unknown key\(s\) \['month'\]",
     ),
     "unknown regime": (
-        BASE.replace('fraction = [0.0, 0.7]', 'fraction = [0.0, 0.7]\nregimes = ["polar"]'),
+        BASE.replace("fraction = [0.0, 0.7]", 'fraction = [0.0, 0.7]\nregimes = ["polar"]'),
         "unknown regime",
     ),
     "unknown source": (BASE.replace('source = "obs"', 'source = "model"', 1), "source must be"),
-    "unknown train source": (BASE.replace('["obs", "sim"]', '["obs", "reanalysis"]'), "unknown source"),
-    "unknown channel": (BASE.replace("[roles.id_test]", '[roles.id_test]\nchannels = ["200V"]'), "unknown channel"),
-    "unknown channel set": (BASE.replace("[roles.id_test]", '[roles.id_test]\nchannels = "amsr2"'), "unknown channel set"),
+    "unknown train source": (
+        BASE.replace('["obs", "sim"]', '["obs", "reanalysis"]'),
+        "unknown source",
+    ),
+    "unknown channel": (
+        BASE.replace("[roles.id_test]", '[roles.id_test]\nchannels = ["200V"]'),
+        "unknown channel",
+    ),
+    "unknown channel set": (
+        BASE.replace("[roles.id_test]", '[roles.id_test]\nchannels = "amsr2"'),
+        "unknown channel set",
+    ),
     "unknown role": (BASE.replace("roles.id_test", "roles.test"), "unknown role"),
     "no train": (BASE.replace("roles.train", "roles.id_val"), "needs a train role"),
     "no eval role": (BASE.replace("roles.id_test", "roles.id_val"), "no evaluation role"),
-    "train future obs": (BASE.replace("years = [1998, 2025]", "years = [1998, 2030]", 1), "held-back"),
+    "train future obs": (
+        BASE.replace("years = [1998, 2025]", "years = [1998, 2030]", 1),
+        "held-back",
+    ),
     "train obs unlimited": (BASE.replace("years = [1998, 2025]\n", "", 1), "held-back"),
-    "train source not allowed": (BASE.replace('["obs", "sim"]', '["sim"]'), "train_sources does not allow"),
+    "train source not allowed": (
+        BASE.replace('["obs", "sim"]', '["sim"]'),
+        "train_sources does not allow",
+    ),
     "record in train": (
-        BASE.replace('fraction = [0.0, 0.7]', 'fraction = [0.0, 0.7]\nrecord_breaking = true'),
+        BASE.replace("fraction = [0.0, 0.7]", "fraction = [0.0, 0.7]\nrecord_breaking = true"),
         "evaluation roles only",
     ),
-    "overlap": (BASE.replace("fraction = [0.7, 1.0]", "fraction = [0.6, 1.0]"), "roles train and id_test overlap"),
+    "overlap": (
+        BASE.replace("fraction = [0.7, 1.0]", "fraction = [0.6, 1.0]"),
+        "roles train and id_test overlap",
+    ),
     "bad toml": (BASE + "[[[", "not valid TOML"),
     "bad range": (BASE.replace("years = [1998, 2025]", "years = [2025, 1998]", 1), "is empty"),
-    "range not numbers": (BASE.replace("years = [1998, 2025]", 'years = "1998"', 1), "must be a list"),
+    "range not numbers": (
+        BASE.replace("years = [1998, 2025]", 'years = "1998"', 1),
+        "must be a list",
+    ),
     "fraction outside": (BASE.replace("fraction = [0.7, 1.0]", "fraction = [0.7, 1.5]"), "within"),
-    "bad era": (BASE.replace("fraction = [0.7, 1.0]", 'fraction = [0.7, 1.0]\nera = "past"'), "era must be"),
-    "no selections": (BASE.replace("[[roles.id_test.select]]\nsource", "[roles.id_test.x]\nsource"), "unknown key"),
+    "bad era": (
+        BASE.replace("fraction = [0.7, 1.0]", 'fraction = [0.7, 1.0]\nera = "past"'),
+        "era must be",
+    ),
+    "no selections": (
+        BASE.replace("[[roles.id_test.select]]\nsource", "[roles.id_test.x]\nsource"),
+        "unknown key",
+    ),
     "empty select": (BASE + "[roles.ood_test]\nselect = []\n", "has no"),
 }
 
@@ -153,7 +180,9 @@ def test_static_overlap_rules():
     assert not selections_may_overlap(
         Selection("obs", regimes=("midlat_land",)), Selection("obs", regimes=("snow_land",))
     )
-    assert not selections_may_overlap(Selection("obs", era="observed"), Selection("obs", era="future"))
+    assert not selections_may_overlap(
+        Selection("obs", era="observed"), Selection("obs", era="future")
+    )
     assert not selections_may_overlap(
         Selection("obs", record_breaking=True), Selection("obs", record_breaking=False)
     )
@@ -176,8 +205,13 @@ def test_scene_fraction_stable_uniform_and_not_python_hash():
     env = {"PYTHONHASHSEED": "123"}
     import os
 
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, **env})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **env},
+    )
     assert float(out.stdout) == scene_fraction(np.array([8]))[0]
 
 
@@ -188,7 +222,8 @@ def synthetic_coords(n=2000, seed=0):
     years = np.where(source == "obs", np.clip(years, 1998, None), years)
     era = np.where((source == "obs") & (years > 2025), "future", "observed")
     return {
-        schema.DIM_SCENE: np.arange(n, dtype=np.int64) + np.where(source == "sim", schema.SIM_ID_OFFSET, 0),
+        schema.DIM_SCENE: np.arange(n, dtype=np.int64)
+        + np.where(source == "sim", schema.SIM_ID_OFFSET, 0),
         schema.COORD_SOURCE: source,
         schema.COORD_YEAR: years,
         schema.COORD_REGIME: np.array(schema.REGIMES)[rng.integers(0, 5, n)],
@@ -203,12 +238,17 @@ def test_iid_and_temporal_masks_partition_as_documented():
     iid = role_masks(load_split("iid"), c)
     union = iid["train"] | iid["id_val"] | iid["id_test"]
     assert np.array_equal(union & (c["source"] == "obs"), obs_obs)
-    assert np.array_equal(iid["train"] & (c["source"] == "sim"), (c["source"] == "sim") & (c["year"] >= 1998) & (c["year"] <= 2025))
+    assert np.array_equal(
+        iid["train"] & (c["source"] == "sim"),
+        (c["source"] == "sim") & (c["year"] >= 1998) & (c["year"] <= 2025),
+    )
     frac = iid["train"][obs_obs].mean()
     assert 0.64 < frac < 0.76
     tmp = role_masks(load_split("temporal"), c)
     assert np.array_equal(tmp["ood_test"], (c["source"] == "obs") & (c["year"] >= 2051))
-    assert np.array_equal(tmp["ood_val"], (c["source"] == "obs") & (c["year"] >= 2026) & (c["year"] <= 2050))
+    assert np.array_equal(
+        tmp["ood_val"], (c["source"] == "obs") & (c["year"] >= 2026) & (c["year"] <= 2050)
+    )
     assert tmp["train"][c["source"] == "sim"].all()
     # same fraction partition in both splits
     assert np.array_equal(tmp["id_test"], iid["id_test"])
@@ -249,7 +289,7 @@ def test_every_selection_field_changes_the_mask(tmp_path, field):
     if field == "years":
         changed_text = text.replace("years = [2026, 2100]", line)
     elif field == "source":
-        changed_text = text.replace('years = [2026, 2100]', "").replace(
+        changed_text = text.replace("years = [2026, 2100]", "").replace(
             '[[roles.ood_test.select]]\nsource = "obs"', "[[roles.ood_test.select]]\n" + line
         )
     else:
@@ -273,7 +313,13 @@ def test_every_selection_field_changes_the_mask(tmp_path, field):
 
 def test_channels_and_train_sources_fields_change_the_split(tmp_path):
     a = load_split(write(tmp_path, BASE, "a.toml"))
-    b = load_split(write(tmp_path, BASE.replace("[roles.id_test]", '[roles.id_test]\nchannels = "drain4"'), "b.toml"))
+    b = load_split(
+        write(
+            tmp_path,
+            BASE.replace("[roles.id_test]", '[roles.id_test]\nchannels = "drain4"'),
+            "b.toml",
+        )
+    )
     assert a.channels_for("id_test") == schema.CHANNEL_NAMES
     assert b.channels_for("id_test") == schema.DRAIN4_CHANNELS
     c = load_split(write(tmp_path, BASE.replace('["obs", "sim"]', '["obs"]'), "c.toml"))
@@ -287,8 +333,16 @@ def test_record_breaking_exact():
         schema.COORD_SOURCE: np.array(["obs"] * 8),
         schema.COORD_YEAR: np.array([2000, 2001, 2002, 2060, 2061, 2062, 2063, 2064]),
         schema.COORD_REGIME: np.array(
-            ["midlat_land", "midlat_land", "snow_land", "midlat_land", "midlat_land", "snow_land",
-             "snow_land", "tropical_ocean"]
+            [
+                "midlat_land",
+                "midlat_land",
+                "snow_land",
+                "midlat_land",
+                "midlat_land",
+                "snow_land",
+                "snow_land",
+                "tropical_ocean",
+            ]
         ),
         schema.COORD_WARMING: np.zeros(8),
         schema.COORD_ERA: np.array(["observed"] * 3 + ["future"] * 5),
