@@ -257,9 +257,6 @@ def rain_batch(
     n_strat = n_wet - n_conv
     r_bg = _ranks(np.where(wet, env, -np.inf))
     r_s = _ranks(np.where(strat, env, -np.inf))
-    # Stratiform background under the cells (for the max at cell edges): plotting positions of
-    # the envelope among all wet pixels.
-    u_bg = np.clip((r_bg - (npix - n_wet)[:, None] + 0.5) / np.maximum(n_wet, 1)[:, None], 1e-9, 1)
     # Each class's intensities are an i.i.d. sample of its distribution (sorted uniforms),
     # assigned by rank: pooled over scenes the pixels of a class follow its distribution
     # exactly, and the tail is not truncated at the scene's last plotting position.
@@ -273,20 +270,37 @@ def rain_batch(
         if c_i:
             sel = conv[i]
             u_c[i, sel] = np.sort(rng.random(c_i))[rg[i, sel] - (npix - c_i)]
-    u_s = np.clip(u_s, 1e-12, 1 - 1e-12)
-    u_c = np.clip(u_c, 1e-12, 1 - 1e-12)
-    u_bg = np.minimum(u_bg, 1 - 1e-12)
 
-    c = lambda a: col(a)[:, None]  # noqa: E731
-    dtc = dt[:, None]
+    # Quantile functions on the raining pixels only (gathered, row-major).
+    rows_s, rows_c = np.nonzero(strat)[0], np.nonzero(conv)[0]
 
-    def q_strat(u):
-        q = np.minimum(lognormal_quantile(u, c("strat_m"), c("strat_s")), c("cap"))
-        return q * warming_factor(u, dtc, c("a_mean"), c("a_ext_strat"))
+    def par(attr: str, rows: np.ndarray) -> np.ndarray:
+        return col(attr)[rows]
 
-    rc = convective_quantile(u_c, c("conv_m"), c("conv_s"), c("gpd_xi"), c("gpd_u"), c("cap"))
-    rc = rc * warming_factor(u_c, dtc, c("a_mean"), c("a_ext_conv"))
-    rain = np.where(conv, np.maximum(rc, q_strat(u_bg)), np.where(strat, q_strat(u_s), 0.0))
+    def q_strat(u: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        q = np.minimum(
+            lognormal_quantile(u, par("strat_m", rows), par("strat_s", rows)), par("cap", rows)
+        )
+        return q * warming_factor(u, dt[rows], par("a_mean", rows), par("a_ext_strat", rows))
+
+    u_s = np.clip(u_s[strat], 1e-12, 1 - 1e-12)
+    u_c = np.clip(u_c[conv], 1e-12, 1 - 1e-12)
+    # Stratiform background under the cells (for the max at cell edges): plotting positions of
+    # the envelope among all wet pixels.
+    u_bg = (r_bg[conv] - (npix - n_wet)[rows_c] + 0.5) / np.maximum(n_wet, 1)[rows_c]
+    u_bg = np.clip(u_bg, 1e-9, 1 - 1e-12)
+    rc = convective_quantile(
+        u_c,
+        par("conv_m", rows_c),
+        par("conv_s", rows_c),
+        par("gpd_xi", rows_c),
+        par("gpd_u", rows_c),
+        par("cap", rows_c),
+    )
+    rc = rc * warming_factor(u_c, dt[rows_c], par("a_mean", rows_c), par("a_ext_conv", rows_c))
+    rain = np.zeros((n, npix))
+    rain[strat] = q_strat(u_s, rows_s)
+    rain[conv] = np.maximum(rc, q_strat(u_bg, rows_c))
     rain = rain * np.asarray(climate.REGION_INTENSITY)[region][:, None]
     return (
         rain.reshape(n, ny, nx).astype(np.float32),
