@@ -15,8 +15,9 @@ REGIMES = ("tropical_ocean", "midlat_ocean", "midlat_land")
 SURF = {"tropical_ocean": "ocean", "midlat_ocean": "ocean", "midlat_land": "land"}
 
 
-def make_scenes(n=120, size=32, seed=0, a_mean=0.025, a_ext=0.10, war=0.15, n_years=30,
-                dry_rate=0.047):
+def make_scenes(
+    n=120, size=32, seed=0, a_mean=0.025, a_ext=0.10, war=0.15, n_years=30, dry_rate=0.047
+):
     """Dict with ref (n, size, size) float32 and scene labels."""
     rng = np.random.default_rng(seed)
     warming = np.sort(rng.uniform(0.0, 4.0, n))
