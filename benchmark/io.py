@@ -86,12 +86,12 @@ def read_manifest(data_dir: str | Path) -> dict[str, Any]:
     if not data_dir.is_dir():
         raise BadInputError(
             f"dataset directory {data_dir} does not exist; create one with "
-            f"'tailshift data generate --preset quick --out {data_dir}' or pass --data DIR"
+            + f"'tailshift data generate --preset quick --out {data_dir}' or pass --data DIR"
         )
     if not path.is_file():
         raise BadInputError(
             f"{data_dir} has no {schema.MANIFEST}: it is not a (complete) TailShift dataset; "
-            "regenerate it with 'tailshift data generate --force'"
+            + "regenerate it with 'tailshift data generate --force'"
         )
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))

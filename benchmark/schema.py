@@ -172,7 +172,7 @@ def resolve_channels(spec: str | list[str] | tuple[str, ...]) -> tuple[str, ...]
         if spec not in CHANNEL_SETS:
             raise BadInputError(
                 f"unknown channel set {spec!r}; use one of {sorted(CHANNEL_SETS)} "
-                "or a list of channel names"
+                + "or a list of channel names"
             )
         return CHANNEL_SETS[spec]
     names = tuple(spec)
