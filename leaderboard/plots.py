@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from typing import Any
 
 #: Clausius–Clapeyron scaling, %/K (SCIENCE.md §4).
@@ -411,8 +412,14 @@ def all_plots(result: dict) -> list[dict[str, Any]]:
         ("by_regime", "Score by regime", "CRPS and twCRPS per regime with 95% CIs; the hatched " +
          "bar is the worst group of that role.", plot_by_group, ()),
     ]
+    used: set[str] = set()
     for role in result["roles"]:
-        specs.append((f"examples_{role}", f"Example scenes — {role_label(role)}",
+        # the role name comes from the file: keep the figure's file name safe and unique
+        key = "examples_" + (re.sub(r"[^a-z0-9_]+", "-", role.lower()).strip("-") or "role")
+        while key in used:
+            key += "_"
+        used.add(key)
+        specs.append((key, f"Example scenes — {role_label(role)}",
                       "Reference, retrieved median and retrieved 99th percentile on one colour " +
                       "scale; grey: below 0.1 mm/h.", plot_examples, (role,)))
     out = []

@@ -28,7 +28,9 @@ def _bad_files(results: Path) -> dict[str, str]:
     """Malformed and foreign files, by relative path -> a word the skip reason must contain."""
     _write(results / "temporal" / "broken.json", '{"schema_version": 1, "submission": ')
     _write(results / "temporal" / "foreign.json", {"model": "resnet", "accuracy": 0.9})
-    _write(results / "temporal" / "v2.json", {**fake_result("future", "temporal"), "schema_version": 2})
+    _write(
+        results / "temporal" / "v2.json", {**fake_result("future", "temporal"), "schema_version": 2}
+    )
     _write(results / "temporal" / "list.json", [1, 2, 3])
     bad_score = fake_result("bad-score", "temporal")
     bad_score["roles"]["ood_test"]["scores"]["crps"]["value"] = "0.3"
@@ -37,10 +39,15 @@ def _bad_files(results: Path) -> dict[str, str]:
     no_name["submission"]["name"] = ""
     _write(results / "temporal" / "no-name.json", no_name)
     (results / "temporal" / "latin1.json").write_bytes(b'{"name": "\xe9"}')
-    return {"temporal/broken.json": "JSON", "temporal/foreign.json": "schema_version",
-            "temporal/v2.json": "schema_version", "temporal/list.json": "object",
-            "temporal/bad-score.json": "crps", "temporal/no-name.json": "name",
-            "temporal/latin1.json": "read"}
+    return {
+        "temporal/broken.json": "JSON",
+        "temporal/foreign.json": "schema_version",
+        "temporal/v2.json": "schema_version",
+        "temporal/list.json": "object",
+        "temporal/bad-score.json": "crps",
+        "temporal/no-name.json": "name",
+        "temporal/latin1.json": "read",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +91,9 @@ def test_bad_files_are_reported_and_skipped_not_fatal(site):
     for rel, word in site["bad"].items():
         assert rel in reasons, f"{rel} not reported"
         assert word.lower() in reasons[rel].lower(), reasons[rel]
-    assert "regime/zz-duplicate.json" in reasons and "duplicate" in reasons["regime/zz-duplicate.json"]
+    assert (
+        "regime/zz-duplicate.json" in reasons and "duplicate" in reasons["regime/zz-duplicate.json"]
+    )
     assert not any(".hidden" in p or "README" in p for p in reasons)
     # every valid file is used: 3 x 2 fakes + odd-curves + id-only
     assert report.n_results == 8
@@ -106,7 +115,7 @@ def test_index_has_one_section_per_split_with_hash_checksum_and_rows(site):
     assert "quantile-unet" in index and "hybrid-unet" in index and "id-only" in index
     # every headline metric is a column of each role group and of the gap
     tbl = index.split('id="tbl-temporal"')[1].split("</table>")[0]
-    assert tbl.count("<th class=\"sort num") == 3 * len(HEADLINE)
+    assert tbl.count('<th class="sort num') == 3 * len(HEADLINE)
     # training sources shown
     assert '<span class="src src-sim">sim</span>' in index
     # the hybrid trained on both sources; filter options offered
@@ -120,7 +129,9 @@ def test_xss_name_is_escaped_everywhere(site):
         text = _read(site, rel)
         assert "<script>alert(1)" not in text, rel
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in _read(site, "index.html")
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in _read(site, "s/temporal/script-alert-1-script.html")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in _read(
+        site, "s/temporal/script-alert-1-script.html"
+    )
     compare = _read(site, "compare.html")
     assert "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e" in compare
     # scripts are only the site's own files (plus the non-executed JSON block)
@@ -148,17 +159,22 @@ def test_ranks_follow_ood_crps_with_ties(site):
 
 def test_rank_with_ties_unit():
     lower = {"higher_is_better": False, "target": None}
-    s = [{"value": 1.0, "ci_low": 0.9, "ci_high": 1.1},
-         {"value": 1.05, "ci_low": 1.0, "ci_high": 1.2},   # overlaps the first: shares rank 1
-         {"value": 2.0, "ci_low": 1.9, "ci_high": 2.1},    # both better: rank 3
-         None,
-         {"value": 3.0, "ci_low": None, "ci_high": None}]  # no CI: the point value
+    s = [
+        {"value": 1.0, "ci_low": 0.9, "ci_high": 1.1},
+        {"value": 1.05, "ci_low": 1.0, "ci_high": 1.2},  # overlaps the first: shares rank 1
+        {"value": 2.0, "ci_low": 1.9, "ci_high": 2.1},  # both better: rank 3
+        None,
+        {"value": 3.0, "ci_low": None, "ci_high": None},
+    ]  # no CI: the point value
     assert rank_with_ties(s, lower) == [1, 1, 3, None, 4]
     higher = {"higher_is_better": True, "target": None}
     assert rank_with_ties(s, higher) == [3, 3, 2, None, 1]
     target = {"higher_is_better": None, "target": 1.0}
-    t = [{"value": 1.02, "ci_low": 0.98, "ci_high": 1.05}, {"value": 0.7, "ci_low": 0.6, "ci_high": 0.8},
-         {"value": 1.3, "ci_low": 1.25, "ci_high": 1.35}]
+    t = [
+        {"value": 1.02, "ci_low": 0.98, "ci_high": 1.05},
+        {"value": 0.7, "ci_low": 0.6, "ci_high": 0.8},
+        {"value": 1.3, "ci_low": 1.25, "ci_high": 1.35},
+    ]
     assert rank_with_ties(t, target) == [1, 2, 2]  # |0.7-1| and |1.3-1| CIs overlap
 
 
@@ -166,8 +182,11 @@ def test_shared_rank_is_displayed_with_equals(tmp_path):
     results = tmp_path / "r"
     for i, name in enumerate(("a", "b")):
         res = fake_result(name, "iid", seed=i, curves=False)
-        res["roles"]["ood_test"]["scores"]["crps"] = {"value": 0.3 + 0.01 * i, "ci_low": 0.25,
-                                                     "ci_high": 0.35}
+        res["roles"]["ood_test"]["scores"]["crps"] = {
+            "value": 0.3 + 0.01 * i,
+            "ci_low": 0.25,
+            "ci_high": 0.35,
+        }
         _write(results / "iid" / f"{name}.json", res)
     report = build_site(results, tmp_path / "site", jobs=1)
     index = report.index.read_text(encoding="utf-8")
@@ -183,14 +202,34 @@ def test_submission_page_lists_every_metric_group_and_worst(site):
         assert f"by {dim}" in page
     assert page.count('class="num worst"') >= 2 * len(res["roles"]["id_test"]["worst_group"]) - 2
     assert res["split"]["hash"] in page and res["dataset"]["checksum"] in page
-    for key in ("qq", "return_levels", "calibration", "scaling", "by_regime", "examples_id_test",
-                "examples_ood_test"):
+    for key in (
+        "qq",
+        "return_levels",
+        "calibration",
+        "scaling",
+        "by_regime",
+        "examples_id_test",
+        "examples_ood_test",
+    ):
         svg = site["out"] / "s" / "temporal" / "quantile-unet" / f"{key}.svg"
         assert svg.exists(), key
         assert f'src="quantile-unet/{key}.svg"' in page
         assert svg.stat().st_size < 150_000
         head = svg.read_bytes()[:400]
         assert b"<svg" in svg.read_bytes()[:2000] and b"Date" not in head
+
+
+def test_role_names_from_files_cannot_escape_the_site(tmp_path):
+    res = fake_result("weird roles", "iid", seed=1, size=6)
+    res["roles"] = {"../../../evil": res["roles"]["id_test"], "<b>x</b>": res["roles"]["ood_test"]}
+    _write(tmp_path / "r" / "iid" / "weird.json", res)
+    report = build_site(tmp_path / "r", tmp_path / "site", jobs=1)
+    assert report.n_results == 1 and not report.skipped
+    files = [p for p in tmp_path.rglob("*.svg")]
+    assert files and all((tmp_path / "site") in p.parents for p in files)
+    assert {p.name for p in files} >= {"examples_evil.svg", "examples_b-x-b.svg"}
+    page = (tmp_path / "site" / "s" / "iid" / "weird-roles.html").read_text()
+    assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
 
 
 def test_malformed_optional_part_is_dropped_with_warning(site):
@@ -210,15 +249,33 @@ def test_malformed_optional_part_is_dropped_with_warning(site):
 def test_json_and_csv_exports_agree(site):
     data = json.loads(_read(site, "leaderboard.json"))
     rows = list(csv.DictReader(io.StringIO(_read(site, "leaderboard.csv"))))
-    n = sum(len(scores) for sp in data["splits"] for sub in sp["submissions"]
-            for scores in sub["scores"].values())
+    n = sum(
+        len(scores)
+        for sp in data["splits"]
+        for sub in sp["submissions"]
+        for scores in sub["scores"].values()
+    )
     assert len(rows) == n
-    row = next(r for r in rows if r["submission"] == "quantile-unet" and r["split"] == "temporal"
-               and r["role"] == "ood_test" and r["metric"] == "crps")
-    sub = next(s for sp in data["splits"] if sp["name"] == "temporal" for s in sp["submissions"]
-               if s["name"] == "quantile-unet")
+    row = next(
+        r
+        for r in rows
+        if r["submission"] == "quantile-unet"
+        and r["split"] == "temporal"
+        and r["role"] == "ood_test"
+        and r["metric"] == "crps"
+    )
+    sub = next(
+        s
+        for sp in data["splits"]
+        if sp["name"] == "temporal"
+        for s in sp["submissions"]
+        if s["name"] == "quantile-unet"
+    )
     assert float(row["value"]) == sub["scores"]["ood_test"]["crps"]["value"]
-    assert row["split_hash"] == sub["split_hash"] and row["result_file"] == "temporal/quantile-unet.json"
+    assert (
+        row["split_hash"] == sub["split_hash"]
+        and row["result_file"] == "temporal/quantile-unet.json"
+    )
     assert {s["file"] for s in data["skipped"]} >= set(site["bad"])
     flag = next(r for r in rows if r["metric"] == "scaling_in_cmip_range_p999")
     assert flag["value"] in ("true", "false")
@@ -288,5 +345,6 @@ def test_cli_build_prints_index_and_skipped(tmp_path, capsys):
     assert main(["leaderboard", "build", "--results", str(results), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert str(out / "index.html") in printed and "junk.json" in printed
-    assert main(["leaderboard", "build", "--results", str(tmp_path / "none"),
-                 "--out", str(out)]) == 2
+    assert (
+        main(["leaderboard", "build", "--results", str(tmp_path / "none"), "--out", str(out)]) == 2
+    )
