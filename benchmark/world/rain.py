@@ -167,14 +167,6 @@ def _cell_filter(shape, beta1, beta2, break_km) -> np.ndarray:
     return np.where(k > 0, amp, 0.0)
 
 
-def _ranks(field: np.ndarray) -> np.ndarray:
-    """Per-row ranks 0..N-1 of a (n, N) array (ties broken by position, stable)."""
-    order = np.argsort(field, axis=1, kind="stable")
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(field.shape[1])[None, :], axis=1)
-    return ranks
-
-
 def rain_batch(
     rngs: Sequence[np.random.Generator],
     regimes: Sequence[str],
@@ -250,26 +242,36 @@ def rain_batch(
     n_conv = np.round(col("f_conv") * n_wet).astype(np.int64)
 
     # --- ranks -> class quantiles --------------------------------------------------------------
-    rg = _ranks(g)
-    wet = rg >= (npix - n_wet)[:, None]
-    conv = rg >= (npix - n_conv)[:, None]
-    strat = wet & ~conv
-    n_strat = n_wet - n_conv
-    r_bg = _ranks(np.where(wet, env, -np.inf))
-    r_s = _ranks(np.where(strat, env, -np.inf))
-    # Each class's intensities are an i.i.d. sample of its distribution (sorted uniforms),
-    # assigned by rank: pooled over scenes the pixels of a class follow its distribution
-    # exactly, and the tail is not truncated at the scene's last plotting position.
+    # Per scene: the wet pixels are the top n_wet of g (argpartition, then sorted by g); the
+    # convective ones the top n_conv of those. Each class's intensities are an i.i.d. sample of
+    # its distribution (sorted uniforms) handed out by rank -- of g for convective pixels, of the
+    # envelope for stratiform ones -- so pooled over scenes the pixels of a class follow its
+    # distribution exactly and the tail is not truncated at a scene's last plotting position.
+    # The stratiform background under a cell (for the max at cell edges) is the plotting
+    # position of the envelope among all wet pixels. Values are continuous, so ranks have no ties.
+    wet = np.zeros((n, npix), dtype=bool)
+    conv = np.zeros((n, npix), dtype=bool)
     u_s = np.full((n, npix), 0.5)
     u_c = np.full((n, npix), 0.5)
+    u_bg = np.full((n, npix), 0.5)
     for i, rng in enumerate(rngs):
-        s_i, c_i = n_strat[i], n_conv[i]
+        w_i, c_i = int(n_wet[i]), int(n_conv[i])
+        s_i = w_i - c_i
+        if w_i == 0:
+            continue
+        top = np.argpartition(g[i], npix - w_i)[npix - w_i :]
+        top = top[np.argsort(g[i, top], kind="stable")]
+        wet[i, top] = True
+        strat_idx, conv_idx = top[:s_i], top[s_i:]
+        conv[i, conv_idx] = True
         if s_i:
-            sel = strat[i]
-            u_s[i, sel] = np.sort(rng.random(s_i))[r_s[i, sel] - (npix - s_i)]
+            order = np.argsort(env[i, strat_idx], kind="stable")
+            u_s[i, strat_idx[order]] = np.sort(rng.random(s_i))
         if c_i:
-            sel = conv[i]
-            u_c[i, sel] = np.sort(rng.random(c_i))[rg[i, sel] - (npix - c_i)]
+            u_c[i, conv_idx] = np.sort(rng.random(c_i))
+        order = np.argsort(env[i, top], kind="stable")
+        u_bg[i, top[order]] = (np.arange(w_i) + 0.5) / w_i
+    strat = wet & ~conv
 
     # Quantile functions on the raining pixels only (gathered, row-major).
     rows_s, rows_c = np.nonzero(strat)[0], np.nonzero(conv)[0]
@@ -285,10 +287,7 @@ def rain_batch(
 
     u_s = np.clip(u_s[strat], 1e-12, 1 - 1e-12)
     u_c = np.clip(u_c[conv], 1e-12, 1 - 1e-12)
-    # Stratiform background under the cells (for the max at cell edges): plotting positions of
-    # the envelope among all wet pixels.
-    u_bg = (r_bg[conv] - (npix - n_wet)[rows_c] + 0.5) / np.maximum(n_wet, 1)[rows_c]
-    u_bg = np.clip(u_bg, 1e-9, 1 - 1e-12)
+    u_bg = np.clip(u_bg[conv], 1e-9, 1 - 1e-12)
     rc = convective_quantile(
         u_c,
         par("conv_m", rows_c),
