@@ -16,7 +16,8 @@ Reference lines (SCIENCE.md §4):
   extremes up to 2×CC in mid-latitudes; Lenderink & van Meijgaard 2008).
 
 Scaling is drawn as the relative change of a statistic ``S`` from the lowest warming level,
-``100·(S(ΔT)/S(ΔT₀) − 1)`` in %, against ``ΔT − ΔT₀`` in K; a constant rate ``r`` %/K is the
+``100·(S(ΔT)/Ŝ(ΔT₀) − 1)`` in %, against ``ΔT − ΔT₀`` in K, where ``Ŝ`` is the log-linear fit
+below (so a noisy first point does not shift the whole curve); a constant rate ``r`` %/K is the
 curve ``100·((1 + r/100)^(ΔT−ΔT₀) − 1)``. The fitted rate in the legend is
 ``100·(exp(b) − 1)`` with ``b`` the least-squares slope of ``log S`` on ``ΔT`` (SCIENCE.md §7).
 """
@@ -155,13 +156,13 @@ def _draw_return_levels(result):
     fig, axes = _figure(3.4 * len(roles), 3.0, 1, len(roles), sharey=True)
     for ax, role in zip(axes[0], roles, strict=True):
         c = result["roles"][role]["curves"]["return_levels"]
-        for side, color, label in (("reference", REF_COLOR, "reference"),
-                                   ("retrieved", _color(role), "retrieved")):
+        for side, color, label, lw in (("reference", REF_COLOR, "reference", 2.4),
+                                       ("retrieved", _color(role), "retrieved", 1.3)):
             s = c[side]
             x, y = _xy(c["periods"], s["level"])
             if not x:
                 continue
-            ax.plot(x, y, "o-", ms=3, color=color, label=label)
+            ax.plot(x, y, "o-", ms=3, lw=lw, color=color, label=label)
             band = [(p, lo, hi) for p, lo, hi in zip(c["periods"], s["ci_low"], s["ci_high"], strict=False)
                     if None not in (p, lo, hi)]
             if band:
@@ -223,8 +224,8 @@ def plot_calibration(result: dict) -> bytes | None:
 
 # --- scaling with warming ----------------------------------------------------------------------
 
-def fitted_rate(warming: list, values: list) -> float | None:
-    """%/K from a least-squares fit of ``log S`` on warming: ``100·(exp(b) − 1)`` (SCIENCE.md §7)."""
+def _fit_log(warming: list, values: list) -> tuple[float, float] | None:
+    """Least-squares ``log S = a + b·ΔT`` over the positive values; ``(a, b)`` or None."""
     pairs = [(w, v) for w, v in zip(warming, values, strict=False)
              if w is not None and v is not None and v > 0]
     if len(pairs) < 2 or len({p[0] for p in pairs}) < 2:
@@ -235,7 +236,13 @@ def fitted_rate(warming: list, values: list) -> float | None:
     my = sum(ly) / n
     b = sum((p[0] - mx) * (y - my) for p, y in zip(pairs, ly, strict=True)) / sum(
         (p[0] - mx) ** 2 for p in pairs)
-    return 100.0 * (math.exp(b) - 1.0)
+    return my - b * mx, b
+
+
+def fitted_rate(warming: list, values: list) -> float | None:
+    """%/K from a least-squares fit of ``log S`` on warming: ``100·(exp(b) − 1)`` (SCIENCE.md §7)."""
+    fit = _fit_log(warming, values)
+    return None if fit is None else 100.0 * (math.exp(fit[1]) - 1.0)
 
 
 _STATS = (("mean", "mean", MEAN_BAND, "CMIP6 mean 2.1–3.1 %/K"),
@@ -251,7 +258,8 @@ def _draw_scaling(result):
              if any(s[0] in result["roles"][r]["curves"]["scaling"]["reference"] for r in roles)]
     if not stats:
         return None
-    fig, axes = _figure(3.0 * len(stats), 2.7 * len(roles), len(roles), len(stats))
+    fig, axes = _figure(3.0 * len(stats), 2.8 * len(roles), len(roles), len(stats),
+                        gaps=(0.55, 0.75))
     for i, role in enumerate(roles):
         c = result["roles"][role]["curves"]["scaling"]
         warm = [w for w in c["warming"] if w is not None]
@@ -267,18 +275,20 @@ def _draw_scaling(result):
                             color="#9bbf85", alpha=0.3, lw=0, label=band_label)
             ax.plot(dx, [100 * ((1 + CC_RATE / 100) ** d - 1) for d in dx], ":", color="#3d7a2a",
                     lw=1.2, label=f"CC {CC_RATE:g} %/K")
-            for side, color in (("reference", REF_COLOR), ("retrieved", _color(role))):
+            for side, color, lw in (("reference", REF_COLOR, 2.4), ("retrieved", _color(role), 1.3)):
                 vals = c[side].get(key)
                 if not vals:
                     continue
                 x, y = _xy(c["warming"], vals)
-                base = [v for w, v in zip(x, y, strict=True) if w == w0]
-                if not base or base[0] <= 0:
+                fit = _fit_log(x, y)
+                if fit is None:
                     continue
-                rate = fitted_rate(x, y)
-                rate_txt = "" if rate is None else f" ({rate:.1f} %/K)"
-                ax.plot([w - w0 for w in x], [100 * (v / base[0] - 1) for v in y], "o-", ms=3,
-                        color=color, label=f"{side}{rate_txt}")
+                # relative to the fitted value at the lowest warming (robust to a noisy 1st point)
+                base = math.exp(fit[0] + fit[1] * w0)
+                pts = sorted(zip(x, y, strict=True))
+                rate = 100.0 * (math.exp(fit[1]) - 1.0)
+                ax.plot([w - w0 for w, _ in pts], [100 * (v / base - 1) for _, v in pts], "o-",
+                        ms=3, lw=lw, color=color, label=f"{side} ({rate:.1f} %/K)")
             ax.set_title(f"{label} — {role_label(role)}")
             ax.set_xlabel("warming above lowest level (K)")
             if j == 0:
