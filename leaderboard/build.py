@@ -371,14 +371,25 @@ def _render_plots(job: tuple[str, dict]) -> tuple[str, list[dict]]:
 
 
 def _plots_for(views: list[dict], jobs: int) -> dict[str, list[dict]]:
+    """Render every submission's plots, in worker processes when that is safe and worth it.
+
+    Workers are forked (cheap: no re-import), so they are used only when this process runs no
+    other thread (forking a threaded process, e.g. one holding a dask client, can deadlock);
+    if the pool fails for any reason the plots are rendered here, serially. Output is the same.
+    """
+    import threading
+
     work = [(f"{sp['anchor']}/{row['page']}", row["result"].data) for sp in views for row in sp["rows"]]
-    if jobs > 1 and len(work) >= 4:
+    if jobs > 1 and len(work) >= 4 and threading.active_count() == 1:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
-        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            return dict(pool.map(_render_plots, work, chunksize=1))
+        if "fork" in mp.get_all_start_methods():
+            try:
+                with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork")) as pool:
+                    return dict(pool.map(_render_plots, work, chunksize=1))
+            except Exception:  # e.g. BrokenProcessPool: fall back to rendering here
+                pass
     return dict(map(_render_plots, work))
 
 

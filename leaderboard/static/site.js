@@ -155,6 +155,18 @@
       check(table.querySelectorAll("tbody tr.filtered-out").length === 0, table.id + ": filter not cleared");
       log.push(table.id + " filter '" + first + "' -> " + shown + " rows");
     });
+    document.querySelectorAll(".controls[data-table]").forEach(function (ctl) {
+      var table = document.getElementById(ctl.getAttribute("data-table"));
+      var cb = ctl.querySelector("input.role-toggle");
+      if (!table || !cb) return;
+      var cell = table.querySelector("tbody td.g-" + cb.value);
+      if (!cell) return;
+      cb.click();
+      check(getComputedStyle(cell).display === "none", table.id + ": toggle did not hide " + cb.value);
+      cb.click();
+      check(getComputedStyle(cell).display !== "none", table.id + ": toggle did not show " + cb.value);
+      log.push(table.id + " toggled " + cb.value);
+    });
     var imgs = document.images;
     for (var i = 0; i < imgs.length; i++) {
       check(imgs[i].complete && imgs[i].naturalWidth > 0, "image not loaded: " + imgs[i].getAttribute("src"));

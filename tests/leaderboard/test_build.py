@@ -329,6 +329,25 @@ def test_empty_results_dir_builds_an_empty_site(tmp_path):
     assert report.n_results == 0 and "No result files yet" in report.index.read_text()
 
 
+def test_plot_helpers():
+    from leaderboard import plots
+
+    assert plots.fitted_rate([0, 1, 2, 3], [2.0 * 1.07 ** w for w in range(4)]) == pytest.approx(7.0)
+    assert plots.fitted_rate([1, 1], [1.0, 2.0]) is None
+    assert (plots.CC_RATE, plots.MEAN_BAND, plots.EXTREME_BAND) == (7.0, (2.1, 3.1), (7.0, 14.0))
+    from leaderboard.reader import normalise
+
+    bare = normalise(fake_result("bare", "iid", curves=False))[0]
+    assert plots.plot_qq(bare) is None and plots.plot_scaling(bare) is None
+    assert plots.plot_examples(bare, "id_test") is None
+    assert [p["key"] for p in plots.all_plots(bare)] == ["by_regime"]
+    data, warn = normalise(fake_result("full", "iid", size=6))
+    assert warn == []
+    svg = plots.plot_scaling(data).decode()
+    assert "CC 7 %/K" in svg and "CMIP6 mean 2.1–3.1 %/K" in svg and "Date" not in svg[:600]
+    assert plots.plot_scaling(data) == plots.plot_scaling(data)  # byte-identical
+
+
 def test_fmt_and_slug():
     assert fmt(None) == "—" and fmt(True) == "yes" and fmt(0.123456) == "0.123"
     assert fmt(12345.6) == "12346" and fmt(1.5e-5) == "1.50e-05" and fmt(0) == "0"
