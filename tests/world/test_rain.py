@@ -153,7 +153,53 @@ def test_warming_scaling_is_recovered(regime):
     truth = [p.a_mean, p.a_ext_conv, p.a_ext_strat]
     allowance = [MEAN_RATE_ALLOWANCE, 0.0, 0.0]
     for k, name in enumerate(["a_mean", "a_ext_conv", "a_ext_strat"]):
-        assert lo[k] - allowance[k] <= truth[k] <= hi[k] + allowance[k], (name, est[k], lo[k], hi[k])
+        assert lo[k] - allowance[k] <= truth[k] <= hi[k] + allowance[k], (
+            name,
+            est[k],
+            lo[k],
+            hi[k],
+        )
     # informative: the mean's CI is narrow and the extremes scale faster than the mean
     assert hi[0] - lo[0] < 0.015
     assert lo[1] > hi[0] and lo[2] > hi[0]
+
+
+def test_warming_path_matches_ar6():
+    """Period means of the path against IPCC AR6 WG1 (SPM A.1.2, Table SPM.1 SSP2-4.5)."""
+    years = np.arange(1980, 2101)
+    w = climate.warming_of_year(years + 0.5)
+    assert np.all(np.diff(w) > 0)
+
+    def period(a, b):
+        return w[(years >= a) & (years <= b)].mean()
+
+    assert period(2001, 2020) == pytest.approx(0.99, abs=0.03)
+    assert period(2011, 2020) == pytest.approx(1.09, abs=0.03)
+    assert period(2021, 2040) == pytest.approx(1.5, abs=0.05)
+    assert period(2041, 2060) == pytest.approx(2.0, abs=0.05)
+    assert period(2081, 2100) == pytest.approx(2.7, abs=0.05)
+    assert float(climate.warming_of_year(2025)) == pytest.approx(1.36, abs=0.02)
+
+
+def test_ancillaries_follow_warming():
+    """SCIENCE.md section 4: T +dT, TCWV x 1.07**dT, freezing level +0.15-0.2 km/K."""
+    warming = np.array([climate.REFERENCE_WARMING, climate.REFERENCE_WARMING + 2.0])
+    zero = np.zeros(2)
+    a = climate.ancillary("tropical_ocean", warming, np.array([1, 1]), zero, zero)
+    assert a["t2m"][1] - a["t2m"][0] == pytest.approx(2.0, abs=1e-4)
+    assert a["t_skin"][1] - a["t_skin"][0] == pytest.approx(2.0, abs=1e-4)
+    assert a["tcwv"][1] / a["tcwv"][0] == pytest.approx(1.07**2, rel=1e-5)
+    assert 300.0 <= a["freezing_level"][1] - a["freezing_level"][0] <= 400.0
+    assert a["freezing_level"][0] == pytest.approx(4800.0)
+    snow = climate.ancillary("snow_land", warming - 3.0, np.array([1, 1]), zero, zero)
+    assert np.all(snow["freezing_level"] >= 0.0)
+
+
+def test_true_scaling_table():
+    ts = climate.true_scaling()
+    assert set(ts) == set(schema.REGIMES)
+    for r in ts.values():
+        assert 0.02 <= r["a_mean"] <= 0.031  # Pendergrass 2020: 2.1-3.1 %/K
+        assert 0.055 <= r["a_ext_strat"] <= 0.075  # CC
+        assert r["a_ext_conv"] >= r["a_ext_strat"] - 1e-12
+    assert ts["midlat_land"]["a_ext_conv"] >= 0.12  # ~2xCC (Lenderink & van Meijgaard 2008)
