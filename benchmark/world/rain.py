@@ -44,6 +44,12 @@ depend on the batch it is made in):
    per K, so the realised mean rate exceeds ``a_mean`` by at most ~0.0015 per K; measured in
    ``tests/world/test_rain.py``.)
 
+Calibration: the regime statistics of the fine-grid truth (rain fraction, conditional mean, P99,
+P99.9 of pixels > 0.2 mm/h) match the SCIENCE.md section 3 table within ~20 %
+(``tests/world/test_rain.py``). The 5-km reference label (``grid.reference_precip``) smooths
+small convective cores: its P99.9 is ~0.35-0.5 x the fine-grid value and its rain fraction
+~1.1-1.4 x -- beam filling, which is part of what a retrieval has to live with.
+
 Public functions: :func:`rain_fields` (one scene) and :func:`rain_batch` (a batch, the one the
 dataset generator uses). Units: mm/h (liquid equivalent for snow) on the fine grid of
 :data:`benchmark.world.grid.FINE_KM` spacing.
