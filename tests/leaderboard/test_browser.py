@@ -111,11 +111,32 @@ def test_submission_pages_load_every_image(site):
         assert "<script>alert(1)" not in dom
 
 
+def _fmt3(v: float) -> str:
+    """The comparison page's number format (JS ``String(+v.toPrecision(3))``) for 1e-3..1e4."""
+    return repr(float(f"{v:.3g}")).removesuffix(".0")
+
+
 def test_compare_page_selector_works(site):
     dom, log = _selftest(site, "compare.html")
     assert any(line.startswith("compare: 2 splits") for line in log["log"]), log
     assert "B − A" in html.unescape(dom) and "<script>alert(1)" not in dom
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom  # the option text, escaped
+    # the self-test left A = first, B = last submission: check the CRPS difference and its
+    # normal-approximation CI, d ± 1.96·sqrt(se_a² + se_b²) with se = (hi − lo) / (2·1.96)
+    data = json.loads((site["out"] / "leaderboard.json").read_text())
+    subs = data["splits"][0]["submissions"]
+    a, b = subs[0]["scores"]["ood_test"]["crps"], subs[-1]["scores"]["ood_test"]["crps"]
+    z = 1.959963984540054
+    se_a, se_b = ((s["ci_high"] - s["ci_low"]) / (2 * z) for s in (a, b))
+    d = b["value"] - a["value"]
+    h = z * (se_a**2 + se_b**2) ** 0.5
+    section = dom.split('id="cmp-')[1]
+    crps_row = section.split("<code>crps</code>")[1].split("</tr>")[0]
+    ood_cell = re.findall(r'<td class="num diffcell">(.*?)</td>', crps_row)[0]
+    assert f"+{_fmt3(d)}" in ood_cell, ood_cell
+    assert f"[{_fmt3(d - h)}, {_fmt3(d + h)}]" in ood_cell, ood_cell
+    if d - h > 0:
+        assert "A better" in ood_cell
 
 
 def test_screenshot_of_index(site):
