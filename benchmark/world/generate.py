@@ -500,8 +500,8 @@ def _manifest(p: Preset, seed: int, stores: dict) -> dict[str, Any]:
             [
                 "log-rate per K of global warming (%/K = 100*(exp(a)-1)): a_mean for the",
                 "domain-mean rain; a_ext_strat / a_ext_conv for class intensity percentiles >= 99",
-                "of stratiform / convective pixels; a_ext (= a_ext_conv) for P99.9 of raining",
-                "pixels. R' = R*exp(dT*[a_mean + (a_ext - a_mean)*w(u)]), w from 0 at the median",
+                "of stratiform / convective pixels; a_ext (= a_ext_conv), approximately the rate",
+                "of P99.9 of raining pixels (convective there). R' = R*exp(dT*[a_mean + (a_ext - a_mean)*w(u)]), w from 0 at the median",
                 "to 1 at the 99th percentile, wet-area ratio lowered so the mean rises by",
                 "exp(a_mean*dT); dT = warming - reference_warming (SCIENCE.md section 4).",
             ]
