@@ -48,10 +48,10 @@ def generate_cmd(
     dt = time.perf_counter() - t0
     manifest = read_manifest(path)
     n = sum(int(s["n_scenes"]) for s in manifest["stores"].values())
-    con.print(
-        f"wrote {path} (preset {preset}, seed {seed}): {n} scenes in {dt:.1f} s, "
-        f"{n / max(dt, 1e-9):.1f} scenes/s; dataset checksum {manifest['dataset_checksum'][:16]}"
-    )
+    rate = n / max(dt, 1e-9)
+    checksum = manifest["dataset_checksum"][:16]
+    con.print(f"wrote {path} (preset {preset}, seed {seed}): {n} scenes in {dt:.1f} s")
+    con.print(f"{rate:.1f} scenes/s; dataset checksum {checksum}")
 
 
 # --- tailshift data info (owned by the world card, benchmark/world/card.py) ------------------

@@ -421,7 +421,9 @@ def generate(
     for parent in out.absolute().parents:
         if parent.exists():
             if not parent.is_dir():
-                raise BadInputError(f"cannot create {out}: {parent} is a file; choose another --out")
+                raise BadInputError(
+                    f"cannot create {out}: {parent} is a file; choose another --out"
+                )
             break
     check_target(out, force, what="dataset directory")
 
