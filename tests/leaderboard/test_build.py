@@ -306,6 +306,27 @@ def test_rebuild_is_deterministic_and_idempotent(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".site")]  # no temp left
 
 
+def test_failed_build_leaves_the_previous_site(tmp_path, monkeypatch):
+    import leaderboard.build as lb
+
+    results = tmp_path / "r"
+    write_fake_results(results, names=("a",), splits=("iid",), curves=False)
+    out = tmp_path / "site"
+    build_site(results, out, jobs=1)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    _write(results / "iid" / "b.json", fake_result("b", "iid", seed=2, curves=False))
+
+    def boom(machine):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(lb, "_csv_text", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        build_site(results, out, jobs=1)
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r", "site"]
+
+
 def test_refuses_foreign_output_and_missing_results(tmp_path):
     results = tmp_path / "r"
     write_fake_results(results, names=("a",), splits=("iid",), curves=False)
