@@ -176,8 +176,8 @@ def check_positive(name: str, value: float, allow_zero: bool = False) -> None:
 
 # ------------------------------------------------------------------------------ split + data
 def resolve_split(split: Any) -> Any:
-    """A :class:`splits.Split` from a name or a split object."""
-    if isinstance(split, str):
+    """A :class:`splits.Split` from a name, a path to a split file, or a split object."""
+    if not hasattr(split, "roles"):
         from splits import load_split
 
         return load_split(split)

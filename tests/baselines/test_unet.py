@@ -1,0 +1,158 @@
+"""Quantile U-Net and its training loop: monotone head, shapes, determinism, resume, config fields."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from baselines import common, registry, unet  # noqa: E402
+from baselines.rundir import MODEL_PT, load_state_dict, staging_path  # noqa: E402
+from baselines.train import Interrupted, fit_torch  # noqa: E402
+from benchmark import schema  # noqa: E402
+from benchmark.errors import BadInputError  # noqa: E402
+
+from .conftest import TINY_UNET  # noqa: E402
+
+
+def _cfg(**kw):
+    return common.load_config(unet.Config, {**TINY_UNET, **kw})
+
+
+def test_head_never_crosses_and_odd_sizes_work():
+    torch.manual_seed(0)
+    net = unet.build_network(_cfg(depth=2), 3, 35)
+    net.eval()
+    x = torch.randn(2, 3, 15, 13) * 5
+    with torch.no_grad():
+        out = net(x)
+    assert out.shape == (2, 35, 15, 13)
+    assert torch.all(out[:, 1:] >= out[:, :-1])
+
+
+def test_width_and_depth_change_the_network():
+    a = unet.n_parameters(unet.build_network(_cfg(width=4, depth=2), 13, 35))
+    b = unet.n_parameters(unet.build_network(_cfg(width=8, depth=2), 13, 35))
+    c = unet.n_parameters(unet.build_network(_cfg(width=4, depth=3), 13, 35))
+    assert a < b and a < c
+
+
+def test_run_metadata_and_predict(unet_run, bl_data):
+    meta = unet_run.meta
+    assert meta["baseline"] == "unet" and meta["split"]["name"] == "temporal"
+    assert meta["training_sources"] == ["obs"]
+    assert len(meta["quantile_levels"]) == len(common.QUANTILE_LEVELS)
+    assert meta["normalisation"]["sources"] == ["obs"] and len(meta["normalisation"]["mean"]) == 13
+    assert meta["timing"]["epochs_run"] == 1 and meta["timing"]["train_scenes_per_s"] > 0
+    assert meta["dataset"]["checksum"]
+    assert not (unet_run.path / "checkpoint.pt").exists()
+    state = load_state_dict(unet_run.file(MODEL_PT))
+    assert all(isinstance(v, torch.Tensor) for v in state.values())
+    from benchmark.dataset import select_role
+
+    model = registry.load(unet_run)
+    ds = select_role(bl_data, "temporal", "ood_test").isel(scene=slice(0, 3))
+    q = model.predict(ds.drop_vars(schema.VAR_PRECIP))[schema.VAR_QUANTILES].values
+    assert q.shape == (3, 35, 16, 16) and q.min() >= 0 and np.all(np.diff(q, axis=1) >= 0)
+    # sensor-style input without the high-frequency channels: imputed, still valid
+    sub = ds.sel({schema.DIM_CHANNEL: list(schema.NO_HIGH_FREQ_CHANNELS)}).drop_vars(schema.VAR_PRECIP)
+    q2 = model.predict(sub)[schema.VAR_QUANTILES].values
+    assert np.isfinite(q2).all() and set(model.imputed_channels) == set(schema.CHANNEL_NAMES) - set(
+        schema.NO_HIGH_FREQ_CHANNELS)
+
+
+def _weights(run):
+    return load_state_dict(run.file(MODEL_PT))
+
+
+@pytest.mark.slow
+def test_deterministic_given_seed(bl_data, tmp_path):
+    a = registry.train("unet", _cfg(max_epochs=2), bl_data, "temporal", tmp_path / "a")
+    b = registry.train("unet", _cfg(max_epochs=2), bl_data, "temporal", tmp_path / "b")
+    c = registry.train("unet", _cfg(max_epochs=2, seed=1), bl_data, "temporal", tmp_path / "c")
+    wa, wb, wc = _weights(a), _weights(b), _weights(c)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert not all(torch.equal(wa[k], wc[k]) for k in wa)
+    hist = json.loads((a.path / "history.json").read_text())
+    assert len(hist) == 2 and all(np.isfinite(h["val_loss"]) for h in hist)
+
+
+def test_resume_matches_uninterrupted_run(bl_data, tmp_path):
+    cfg = _cfg(max_epochs=2, patience=5)
+    full = registry.train("unet", cfg, bl_data, "temporal", tmp_path / "full")
+    out = tmp_path / "resumed"
+    with pytest.raises(Interrupted):
+        fit_torch("unet", cfg, bl_data, "temporal", out, _stop_after=1)
+    assert not out.exists() and (staging_path(out) / "checkpoint.pt").is_file()
+    with pytest.raises(BadInputError, match="another config"):
+        registry.train("unet", _cfg(max_epochs=2, patience=5, lr=0.5), bl_data, "temporal", out, resume=True)
+    resumed = registry.train("unet", cfg, bl_data, "temporal", out, resume=True)
+    wf, wr = _weights(full), _weights(resumed)
+    assert all(torch.allclose(wf[k].float(), wr[k].float(), atol=1e-6) for k in wf)
+    assert resumed.meta["timing"]["epochs_run"] == 2
+
+
+@pytest.mark.slow
+def test_config_fields_change_the_output(bl_data, tmp_path):
+    from benchmark.dataset import select_role
+
+    ds = select_role(bl_data, "temporal", "id_test").drop_vars(schema.VAR_PRECIP)
+
+    def predict(name, **kw):
+        run = registry.train("unet", _cfg(**kw), bl_data, "temporal", tmp_path / name)
+        return registry.load(run).predict(ds)[schema.VAR_QUANTILES].values, run
+
+    base, _ = predict("base")
+    for i, change in enumerate(({"transform": "none"}, {"channels": "drain4"}, {"lr": 0.01},
+                                {"batch_size": 2}, {"weight_decay": 0.5}, {"grad_clip": 1e-4},
+                                {"max_train_scenes": 6}, {"amp": "bf16"}, {"loss": "pinball", "seed": 2})):
+        other, run = predict(f"r{i}", **change)
+        assert not np.allclose(other, base), change
+    assert run.meta["config"]["seed"] == 2
+    _, drain = predict("drain", channels="drain4")
+    assert drain.channels == schema.DRAIN4_CHANNELS
+
+
+def test_early_stopping_stops(bl_data, tmp_path, monkeypatch):
+    import baselines.train as tr
+
+    losses = iter([1.0, 0.5, 0.7, 0.9, 0.4, 0.3])  # best at epoch 1, then 2 bad epochs
+    monkeypatch.setattr(tr, "evaluate_loss", lambda *a, **k: next(losses))
+    run = registry.train("unet", _cfg(max_epochs=6, patience=2), bl_data, "temporal", tmp_path / "es")
+    t = run.meta["timing"]
+    assert t["epochs_run"] == 4 and t["best_epoch"] == 1
+
+
+def test_bad_inputs(bl_data, tmp_path, obs_only_split):
+    with pytest.raises(BadInputError, match="allows training on"):
+        registry.train("unet", _cfg(sources=("sim",)), bl_data, obs_only_split, tmp_path / "x")
+    with pytest.raises(BadInputError, match="CUDA"):
+        if torch.cuda.is_available():
+            pytest.skip("CUDA present")
+        registry.train("unet", _cfg(), bl_data, "temporal", tmp_path / "y", device="cuda")
+    with pytest.raises(BadInputError, match="fp16"):
+        registry.train("unet", _cfg(amp="fp16"), bl_data, "temporal", tmp_path / "z")
+    assert not (tmp_path / "x").exists() and not (tmp_path / "z").exists()
+
+
+@pytest.mark.slow
+def test_ddp_torchrun_two_processes(bl_data, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text('baseline = "unet"\nwidth = 4\ndepth = 2\nmax_epochs = 2\nbatch_size = 2\n')
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "baselines.train", "unet", "--split", "temporal", "--data", str(bl_data),
+           "--out", str(out), "--config", str(cfg)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["timing"]["world_size"] == 2 and meta["timing"]["epochs_run"] == 2
+    assert (out / MODEL_PT).is_file()
