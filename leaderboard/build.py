@@ -232,13 +232,19 @@ def _env():
 
 # --- reading ------------------------------------------------------------------------------------
 
-def collect(results_dir: Path) -> tuple[list[LoadedResult], list[Skipped]]:
-    """Read every ``*.json`` under ``results_dir`` (hidden files and folders ignored), in path order."""
+def collect(results_dir: Path, exclude: Path | None = None) -> tuple[list[LoadedResult], list[Skipped]]:
+    """Read every ``*.json`` under ``results_dir`` in path order.
+
+    Hidden files and folders (e.g. the scorer's temporary files) are ignored, and so is
+    ``exclude`` (the site folder, should it lie inside the results folder).
+    """
     loaded: list[LoadedResult] = []
     skipped: list[Skipped] = []
     seen: dict[tuple[str, str], str] = {}
+    ex = exclude.resolve() if exclude is not None else None
     paths = sorted(p for p in results_dir.rglob("*.json")
-                   if not any(part.startswith(".") for part in p.relative_to(results_dir).parts))
+                   if not any(part.startswith(".") for part in p.relative_to(results_dir).parts)
+                   and not (ex is not None and ex in p.resolve().parents))
     for path in paths:
         rel = path.relative_to(results_dir).as_posix()
         if not path.is_file():
@@ -518,7 +524,7 @@ def build_site(results_dir: str | os.PathLike = "leaderboard/results",
     """
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     _check_paths(results_dir, out_dir, force)
-    loaded, skipped = collect(results_dir)
+    loaded, skipped = collect(results_dir, exclude=out_dir)
     views = _split_views(loaded)
     if jobs is None:
         jobs = min(4, os.cpu_count() or 1)

@@ -344,6 +344,14 @@ def test_refuses_foreign_output_and_missing_results(tmp_path):
         build_site(tmp_path / "nothing", tmp_path / "s2")
 
 
+def test_site_inside_the_results_folder_is_not_read_back(tmp_path):
+    results = tmp_path / "r"
+    write_fake_results(results, names=("a",), splits=("iid",), curves=False)
+    build_site(results, results / "site", jobs=1)
+    report = build_site(results, results / "site", jobs=1)
+    assert report.n_results == 1 and report.skipped == ()
+
+
 def test_empty_results_dir_builds_an_empty_site(tmp_path):
     (tmp_path / "r").mkdir()
     report = build_site(tmp_path / "r", tmp_path / "site", jobs=1)
