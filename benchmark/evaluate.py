@@ -18,11 +18,16 @@ cut into blocks of ``chunk`` scenes. Each block is one :class:`BlockTask` (store
 prediction positions, the block's scene metadata) that any process can run:
 :func:`run_block` reads the block's reference labels and predictions, cleans them
 (:func:`benchmark.predictions.clean_block`) and updates a fresh card. Block results are merged
-in a fixed binary tree -- pairs ``(0,1), (2,3), ...`` then pairs of pairs, an odd last element
-carried up -- both by the in-process loop (a binary counter, holding O(log n) cards) and on the
-cluster (``client.submit`` of pairwise merges), so the floating-point sums are performed in the
-same order and the results are identical. The scene-block bootstrap weights depend only on
-``(seed, block id, replicate)`` (:mod:`metrics.bootstrap`), not on chunking.
+by the same left fold in both modes, ``((r0 + r1) + r2) + ...`` in block order: in-process as
+they are produced (at most two cards alive), on the cluster as a chain of ``merge_pair`` tasks
+submitted interleaved with the block tasks (so dask's submission-order priorities merge results
+as they arrive instead of piling them up on the workers). Block scoring -- reading, spectra,
+histograms, bootstrap weighting: nearly all the work -- runs in parallel on the workers; the
+merges are cheap array additions. Because the floating-point sums are performed in the same
+order, distributed and in-process results are bitwise identical. (A pairwise tree would merge
+in parallel too, but needs O(log n) partial cards in memory in-process, so peak memory would
+grow with the number of scenes, which DESIGN.md rules out.) The scene-block bootstrap weights
+depend only on ``(seed, block id, replicate)`` (:mod:`metrics.bootstrap`), not on chunking.
 
 Inputs derived here (decisions, stated once)
 --------------------------------------------
@@ -58,6 +63,8 @@ from benchmark.errors import BadInputError, TailShiftError
 
 #: Default scenes per block when scoring (bounded memory: ~chunk x quantiles x y x x floats).
 DEFAULT_CHUNK = 32
+#: How long to wait for a dask scheduler before giving up (``distributed.Client(timeout=...)``).
+CONNECT_TIMEOUT = "20s"
 #: Quantile levels shown as example fields.
 EXAMPLE_LEVELS = (0.5, 0.99)
 
@@ -258,30 +265,14 @@ def score_block(
     return BlockResult(card, examples, int(reference.shape[0]), int(np.isfinite(reference).sum()))
 
 
-class TreeMerger:
-    """Merge a stream of results in the fixed binary tree of the module docstring.
-
-    Holds at most ``log2(n) + 1`` partial results.
-    """
-
-    def __init__(self) -> None:
-        self._stack: list[tuple[int, Any]] = []  # (level, result)
-
-    def push(self, item: Any) -> None:
-        level = 0
-        while self._stack and self._stack[-1][0] == level:
-            _, left = self._stack.pop()
-            item = left.merge(item)
-            level += 1
-        self._stack.append((level, item))
-
-    def result(self) -> Any:
-        if not self._stack:
-            raise TailShiftError("nothing to merge: the role has no scene")
-        item = self._stack[-1][1]
-        for _, left in reversed(self._stack[:-1]):
-            item = left.merge(item)
-        return item
+def fold(results) -> BlockResult:
+    """Left fold ``((r0 + r1) + r2) + ...`` of an iterable of :class:`BlockResult` (constant memory)."""
+    acc = None
+    for r in results:
+        acc = r if acc is None else acc.merge(r)
+    if acc is None:
+        raise TailShiftError("nothing to merge: the role has no scene")
+    return acc
 
 
 def finalize(result: BlockResult, channels: Sequence[str] = ()) -> dict:
@@ -312,13 +303,16 @@ def _mode_per_scene(values: np.ndarray) -> np.ndarray:
     return np.asarray(out)
 
 
-def scene_meta(ref, group_dims: Sequence[str]) -> dict[str, Any]:
+def scene_meta(ref, group_dims: Sequence[str], pixel_ref=None) -> dict[str, Any]:
     """Per-scene arrays the card needs, read from a (lazy) reference dataset.
 
     Returns ``{"scene", "warming", "block", "groups": {dim: (s,)}}``; 1-D coordinates only are
-    read here (O(n_scenes) memory); per-pixel group variables are reduced block by block.
+    read here (O(n_scenes) memory); per-pixel group variables (taken from ``pixel_ref`` if
+    given, else ``ref``) are reduced block by block.
     """
     import dask
+
+    pixel_ref = ref if pixel_ref is None else pixel_ref
 
     names = [schema.DIM_SCENE]
     for c in (schema.COORD_WARMING, schema.COORD_REGION, schema.COORD_YEAR, *group_dims):
@@ -341,12 +335,36 @@ def scene_meta(ref, group_dims: Sequence[str]) -> dict[str, Any]:
     for dim in group_dims:
         if dim in v:
             groups[dim] = v[dim].astype(str)
-        elif dim in ref.variables and ref[dim].dims and ref[dim].dims[0] == schema.DIM_SCENE:
+        elif dim in pixel_ref.variables and pixel_ref[dim].dims[:1] == (schema.DIM_SCENE,):
             parts = []
             for start in range(0, n, DEFAULT_CHUNK):
-                parts.append(_mode_per_scene(np.asarray(ref[dim][start : start + DEFAULT_CHUNK])))
+                block_values = np.asarray(pixel_ref[dim][start : start + DEFAULT_CHUNK])
+                parts.append(_mode_per_scene(block_values))
             groups[dim] = np.concatenate(parts) if parts else np.array([], dtype=str)
     return {"scene": ids, "warming": warming, "block": block.astype(str), "groups": groups}
+
+
+def store_scene_coords(view, role: str, names: Sequence[str]):
+    """The role's 1-D scene coordinates ``names`` as a small numpy-backed Dataset (by scene id).
+
+    Read straight from the stores (whole 1-D arrays, then the role's positions), without a dask
+    graph: a few bytes per scene instead of the graph overhead of one task per store chunk.
+    """
+    import xarray as xr
+
+    parts = []
+    for source, pos in view.positions(role).items():
+        ds = xr.open_zarr(view.datasets[source].attrs["store"], consolidated=None, chunks=None)
+        cols = {
+            c: (schema.DIM_SCENE, np.asarray(ds[c].values)[pos])
+            for c in names
+            if c in ds.variables and ds[c].dims == (schema.DIM_SCENE,)
+        }
+        ids = np.asarray(ds[schema.DIM_SCENE].values)[pos]
+        parts.append(xr.Dataset(coords={schema.DIM_SCENE: ids, **cols}))
+        ds.close()
+    out = parts[0] if len(parts) == 1 else xr.concat(parts, dim=schema.DIM_SCENE)
+    return out.sortby(schema.DIM_SCENE)
 
 
 # --- in-memory evaluation -------------------------------------------------------------------
@@ -435,13 +453,13 @@ def evaluate(
     cfg = make_config(config, metrics, levels)
     meta = scene_meta(ref, getattr(cfg, "group_dims", ()))
     n = meta["scene"].size
-    merger = TreeMerger()
     labels = ref[schema.VAR_PRECIP].transpose(schema.DIM_SCENE, schema.DIM_Y, schema.DIM_X)
-    for start in range(0, n, max(1, int(chunk))):
-        sl = slice(start, min(n, start + chunk))
-        arrays = _read_pred_arrays(pred, sl)
-        merger.push(
-            score_block(
+
+    def blocks():
+        for start in range(0, n, max(1, int(chunk))):
+            sl = slice(start, min(n, start + chunk))
+            arrays = _read_pred_arrays(pred, sl)
+            yield score_block(
                 cfg,
                 np.asarray(labels[sl].values, dtype=np.float32),
                 scene=meta["scene"][sl],
@@ -450,10 +468,10 @@ def evaluate(
                 groups={k: g[sl] for k, g in meta["groups"].items()},
                 **_block_kwargs(arrays, levels),
             )
-        )
-        if progress:
-            progress(sl.stop, n)
-    return finalize(merger.result(), channels=list(ref.attrs.get("channels", [])))
+            if progress:
+                progress(sl.stop, n)
+
+    return finalize(fold(blocks()), channels=list(ref.attrs.get("channels", [])))
 
 
 # --- file-based scoring, in-process or distributed ------------------------------------------
@@ -533,7 +551,7 @@ def plan_blocks(view, role: str, pred, pred_path: str | Path, meta: Mapping, chu
     src, pos, sid = src[order], pos[order], sid[order]
     if not np.array_equal(sid, meta["scene"]):
         raise TailShiftError("internal: role scenes and reference metadata disagree")
-    stores = {s: view.datasets[s].attrs["store"] for s in role_pos}
+    stores = {s: str(Path(view.datasets[s].attrs["store"]).resolve()) for s in role_pos}
     pred_index = pd.Index(np.asarray(pred[schema.DIM_SCENE].values))
     pred_pos = pred_index.get_indexer(sid)
     if np.any(pred_pos < 0):
@@ -554,7 +572,7 @@ def plan_blocks(view, role: str, pred, pred_path: str | Path, meta: Mapping, chu
         back = pd.Index(cat).get_indexer(b_ids)
         tasks.append(
             BlockTask(
-                pred_path=str(pred_path),
+                pred_path=str(Path(pred_path).resolve()),
                 pred_positions=pred_pos[sl],
                 parts=tuple(parts),
                 order=back,
@@ -569,15 +587,17 @@ def plan_blocks(view, role: str, pred, pred_path: str | Path, meta: Mapping, chu
 
 
 def _run_local(tasks: Sequence[BlockTask], cfg, progress: Progress | None) -> BlockResult:
-    merger = TreeMerger()
     total = sum(t.scene.size for t in tasks)
-    done = 0
-    for task in tasks:
-        merger.push(run_block(task, cfg))
-        done += task.scene.size
-        if progress:
-            progress(done, total)
-    return merger.result()
+
+    def results():
+        done = 0
+        for task in tasks:
+            yield run_block(task, cfg)
+            done += task.scene.size
+            if progress:
+                progress(done, total)
+
+    return fold(results())
 
 
 def _connect(scheduler):
@@ -586,7 +606,7 @@ def _connect(scheduler):
     if isinstance(scheduler, Client):
         return scheduler, False
     try:
-        return Client(scheduler, timeout="20s", set_as_default=False), True
+        return Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False), True
     except (OSError, TimeoutError) as exc:
         raise BadInputError(
             f"cannot reach the dask scheduler at {scheduler} ({exc}); start one with "
@@ -601,25 +621,22 @@ def _run_distributed(
 
     client, own = _connect(scheduler)
     try:
-        futures = [client.submit(run_block, t, cfg, pure=False) for t in tasks]
+        futures, acc = [], None
+        for t in tasks:  # interleaved: block i, then merge(acc, block i)
+            fut = client.submit(run_block, t, cfg, pure=False)
+            futures.append(fut)
+            acc = fut if acc is None else client.submit(merge_pair, acc, fut, pure=False)
+        if acc is None:
+            raise TailShiftError("nothing to merge: the role has no scene")
         sizes = {f.key: t.scene.size for f, t in zip(futures, tasks, strict=True)}
-        level = list(futures)
-        while len(level) > 1:
-            nxt = [
-                client.submit(merge_pair, level[i], level[i + 1], pure=False)
-                for i in range(0, len(level) - 1, 2)
-            ]
-            if len(level) % 2:
-                nxt.append(level[-1])
-            level = nxt
         total, done = sum(sizes.values()), 0
-        for fut in as_completed(futures):
+        for fut in as_completed(futures, loop=client.loop):
             if fut.status == "error":
                 fut.result()  # re-raise the worker's exception here
             done += sizes[fut.key]
             if progress:
                 progress(done, total)
-        return level[0].result()
+        return acc.result()
     finally:
         if own:
             client.close()
@@ -691,7 +708,7 @@ def score_role(
         ``id_test``, ``ood_test`` (or a validation role).
     scheduler : str or distributed.Client, optional
         A dask.distributed scheduler address (``tcp://host:port``) or client: blocks are
-        scored on its workers and merged in a tree. ``None``: in-process.
+        scored in parallel on its workers (same result as in-process). ``None``: in-process.
     chunk : int
         Scenes per block.
 
@@ -704,10 +721,17 @@ def score_role(
 
     view, ref = role_reference(data_dir, split, role)
     pred = load_predictions(pred_path, ref, chunk=chunk)
-    cfg = make_config(config, metrics, _levels(pred))
-    meta = scene_meta(ref, getattr(cfg, "group_dims", ()))
+    levels = _levels(pred)
+    pred.close()
+    cfg = make_config(config, metrics, levels)
+    group_dims = tuple(getattr(cfg, "group_dims", ()))
+    names = (schema.COORD_WARMING, schema.COORD_REGION, schema.COORD_YEAR, *group_dims)
+    meta = scene_meta(store_scene_coords(view, role, names), group_dims, pixel_ref=ref)
     pred_raw = _open_normalized(pred_path, meta["scene"])
-    tasks = plan_blocks(view, role, pred_raw, pred_path, meta, chunk)
+    try:
+        tasks = plan_blocks(view, role, pred_raw, pred_path, meta, chunk)
+    finally:
+        pred_raw.close()
     if scheduler:
         merged = _run_distributed(tasks, cfg, scheduler, progress)
     else:
@@ -804,10 +828,10 @@ __all__ = [
     "DEFAULT_CHUNK",
     "BlockResult",
     "BlockTask",
-    "TreeMerger",
     "check_prediction_file",
     "evaluate",
     "finalize",
+    "fold",
     "make_config",
     "plan_blocks",
     "point_estimate",

@@ -235,3 +235,23 @@ def test_score_both_roles_gives_gap(data, tmp_path):
         - result["roles"]["id_test"]["scores"][some]["value"]
     )
     assert result["gap"][some]["value"] == pytest.approx(expected)
+
+
+@pytest.mark.slow
+def test_score_with_scheduler_option_matches_in_process(data, good_nc, tmp_path):
+    from distributed import LocalCluster
+
+    assert run(data, *score_args(good_nc, tmp_path / "local"), "--chunk", "10") == 0
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tcp",
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        args = [*score_args(good_nc, tmp_path / "dist"), "--chunk", "10"]
+        assert run(data, *args, "--scheduler", cluster.scheduler_address) == 0
+    local = json.loads((tmp_path / "local" / SPLIT / "my-unet.json").read_text())
+    dist = json.loads((tmp_path / "dist" / SPLIT / "my-unet.json").read_text())
+    assert dist["roles"] == local["roles"]
