@@ -201,7 +201,11 @@ class ProgramModel:
             if self.exported:
                 self.module = torch.export.load(str(path)).module()
             else:
-                self.module = torch.jit.load(str(path), map_location="cpu")
+                import warnings
+
+                with warnings.catch_warnings():  # torch.jit is deprecated in favour of torch.export
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    self.module = torch.jit.load(str(path), map_location="cpu")
                 self.module.eval()
         except Exception as exc:
             raise BadInputError(f"cannot load {path} as a TorchScript / exported program ({exc})") from exc
@@ -472,7 +476,7 @@ def run_predictions(
             import xarray as xr
 
             with xr.open_zarr(scratch / "pred.zarr") as ds, atomic_file(out, force=force, what="predictions") as tmp:
-                ds.to_netcdf(tmp, engine="h5netcdf")
+                ds.to_netcdf(tmp)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     return out
