@@ -78,6 +78,9 @@ def export_inputs(ref, out: Path, chunk: int, force: bool, progress=None) -> Pat
     elif suffix in (".nc", ".nc4"):
         with atomic_file(out, force=force, what="export") as tmp:
             _compute(ds.to_netcdf(tmp, compute=False), progress)
+        from benchmark.results import make_readable
+
+        make_readable(out)
     else:
         raise BadInputError(f"cannot export to {out}: use a .nc file or a .zarr directory")
     return out

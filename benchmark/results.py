@@ -150,7 +150,8 @@ def _is_leaf_list(obj: Any) -> bool:
 def dumps(result: Mapping[str, Any], indent: int = 1) -> str:
     """Deterministic JSON text: nested objects indented, number lists kept on one line.
 
-    Keeps files small (examples hold up to 3 x 3 scene fields) and diffs readable.
+    Keeps files small (examples hold up to 3 x 3 scene fields) and diffs readable. Inside number
+    lists, whole floats are written without ``.0`` (JSON does not distinguish them).
     """
 
     def fmt(obj: Any, level: int) -> str:
@@ -164,9 +165,20 @@ def dumps(result: Mapping[str, Any], indent: int = 1) -> str:
             pad = " " * (indent * (level + 1))
             items = [f"{pad}{fmt(v, level + 1)}" for v in obj]
             return "[\n" + ",\n".join(items) + "\n" + " " * (indent * level) + "]"
+        if isinstance(obj, list):
+            obj = _compact(obj)
         return json.dumps(obj, allow_nan=False, separators=(",", ":"))
 
     return fmt(to_jsonable(result), 0) + "\n"
+
+
+def _compact(values: Any) -> Any:
+    """Whole floats in number lists written as integers (``0`` not ``0.0``: dry pixels)."""
+    if isinstance(values, list):
+        return [_compact(v) for v in values]
+    if isinstance(values, float) and values.is_integer() and abs(values) < 2**53:
+        return int(values)
+    return values
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -493,4 +505,12 @@ def write_result(result: Mapping[str, Any], results_dir: str | Path, force: bool
             merged = dict(result)
             _update_gap(merged)
         atomic_write_text(path, dumps(merged), force=True)
+        make_readable(path)
     return path
+
+
+def make_readable(path: str | Path) -> None:
+    """Give ``path`` the usual ``0o666 & ~umask`` mode (temporary files are created 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)

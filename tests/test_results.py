@@ -156,5 +156,17 @@ def test_malformed_existing_file_needs_force(tmp_path):
 
 def test_number_lists_stay_on_one_line():
     text = R.dumps(make())
-    assert '"reference": [[0.0,1.23]]' in text
+    assert '"reference": [[0,1.23]]' in text
     assert json.loads(text)["roles"]["id_test"]["curves"]["pit"]["density"] == [1.0, 1.0]
+
+
+def test_result_file_is_world_readable(tmp_path):
+    import os
+    import stat
+
+    mask = os.umask(0o022)
+    try:
+        path = R.write_result(make(), tmp_path)
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
