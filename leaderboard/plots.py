@@ -266,7 +266,7 @@ def _draw_scaling(result):
         if not warm:
             continue
         w0, w1 = min(warm), max(warm)
-        grid = [w0 + (w1 - w0) * k / 40 for k in range(41)]
+        grid = [w0 + (w1 - w0) * k / 12 for k in range(13)]  # smooth enough for ≤ a few K
         for j, (key, label, band, band_label) in enumerate(stats):
             ax = axes[i, j]
             dx = [g - w0 for g in grid]
