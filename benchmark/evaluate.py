@@ -607,7 +607,7 @@ def _connect(scheduler):
         return scheduler, False
     try:
         return Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False), True
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
         raise BadInputError(
             f"cannot reach the dask scheduler at {scheduler} ({exc}); start one with "
             + "'dask scheduler' and 'dask worker ADDRESS', or drop --scheduler to score in-process"
@@ -719,6 +719,7 @@ def score_role(
     """
     from benchmark.predictions import load_predictions
 
+    make_config(config, metrics)  # unknown metrics / options fail before any data is read
     view, ref = role_reference(data_dir, split, role)
     pred = load_predictions(pred_path, ref, chunk=chunk)
     levels = _levels(pred)

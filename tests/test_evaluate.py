@@ -239,3 +239,10 @@ def test_memory_does_not_grow_with_scenes(tmp_path):
     # 4x the scenes; had the scorer held all predictions, the peak would grow by >= the
     # difference of one full copy (float64 validation doubles it)
     assert peaks[1] - peaks[0] < 0.25 * (sizes[1] - sizes[0]), (peaks, sizes)
+
+
+def test_unknown_metric_fails_before_reading_predictions(data, tmp_path):
+    with pytest.raises(BadInputError, match="unknown metric"):
+        E.score_role(tmp_path / "missing.nc", data, SPLIT, ROLE, metrics=["nope"])
+    with pytest.raises(BadInputError, match="unknown scoring option"):
+        E.score_role(tmp_path / "missing.nc", data, SPLIT, ROLE, config={"n_bootz": 3})

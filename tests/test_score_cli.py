@@ -255,3 +255,17 @@ def test_score_with_scheduler_option_matches_in_process(data, good_nc, tmp_path)
     local = json.loads((tmp_path / "local" / SPLIT / "my-unet.json").read_text())
     dist = json.loads((tmp_path / "dist" / SPLIT / "my-unet.json").read_text())
     assert dist["roles"] == local["roles"]
+
+
+def test_metrics_option_selects_metrics(data, good_nc, tmp_path):
+    assert run(data, *score_args(good_nc, tmp_path), "--metrics", "mae,crps") == 0
+    result = json.loads((tmp_path / SPLIT / "my-unet.json").read_text())
+    assert set(result["roles"][ROLE]["scores"]) == {"mae", "crps"}
+    assert set(result["metrics"]) == {"mae", "crps"}
+
+
+def test_bad_scheduler_address_exits_2(data, good_nc, tmp_path, capsys):
+    args = [*score_args(good_nc, tmp_path / "res"), "--scheduler", "nonsense://nowhere"]
+    assert run(data, *args) == 2
+    assert "cannot reach the dask scheduler" in capsys.readouterr().err
+    assert not (tmp_path / "res").exists()
