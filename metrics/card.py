@@ -206,30 +206,61 @@ def _radial(ny: int, nx: int):
     return K.radial_operator(ny, nx)
 
 
-def _segment_sum(values: np.ndarray, si: np.ndarray, s: int) -> np.ndarray:
-    """Per-scene sums of per-pixel ``values (n, ...)`` with sorted scene index ``si``."""
-    out = np.zeros((s,) + values.shape[1:])
-    if si.size == 0:
-        return out
-    counts = np.bincount(si, minlength=s)
-    nz = counts > 0
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[nz]
-    out[nz] = np.add.reduceat(values, starts, axis=0)
-    return out
+_BLAS_CONTROLLER = None
 
 
-def _pinball_counts(y, q, levels):
+def _one_blas_thread():
+    """Context limiting BLAS to one thread (the card's GEMMs are small: replicates x bins, where
+    BLAS threading only adds synchronisation, ~10x slower on a loaded machine); parallelism
+    belongs to the dask workers that each feed a card. A no-op without threadpoolctl."""
+    global _BLAS_CONTROLLER
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover
+        import contextlib
+
+        return contextlib.nullcontext()
+    if _BLAS_CONTROLLER is None:
+        _BLAS_CONTROLLER = ThreadpoolController()
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+
+
+def _pinball_counts(y, qT, levels, n0: int = 0):
     """Mean pinball loss per pixel and the counts ``a = #{q < y}``, ``b = #{q <= y}``.
 
-    Uses ``sum_k rho_k = sum_k max(q_k - y, 0) - sum_k tau_k (q_k - y)`` (one matrix-vector
-    product instead of a per-level select), identical to :func:`metrics.kernels.pinball`.
+    ``qT`` is levels-first ``(K, n)``; its first ``n0`` columns have ``y = 0``, where (for
+    non-negative quantiles) ``rho_tau = (1 - tau) q`` and one matrix-vector product suffices.
+    Elsewhere ``sum_k rho_k = sum_k max(q_k - y, 0) - sum_k tau_k (q_k - y)``. Identical to
+    :func:`metrics.kernels.pinball` (tested).
     """
-    d = q - y[:, None]
-    a = np.count_nonzero(d < 0, axis=1)
-    b = a + np.count_nonzero(d == 0, axis=1)
-    lin = d @ levels
-    np.maximum(d, 0.0, out=d)
-    return (d @ np.ones(levels.size) - lin) / levels.size, a, b
+    n, k = y.size, levels.size
+    ql = np.empty(n)
+    a = np.zeros(n, dtype=np.intp)
+    b = np.empty(n, dtype=np.intp)
+    if n0:
+        q0 = qT[:, :n0]
+        if q0.min() >= 0:
+            ql[:n0] = _weighted_rows(q0, 1.0 - levels) / k
+            b[:n0] = np.count_nonzero(q0 == 0, axis=0)
+        else:
+            n0 = 0
+    d = qT[:, n0:] - y[None, n0:].astype(qT.dtype)
+    a[n0:] = np.count_nonzero(d < 0, axis=0)
+    b[n0:] = a[n0:] + np.count_nonzero(d == 0, axis=0)
+    lin = _weighted_rows(d, levels)
+    np.maximum(d, 0, out=d)
+    ql[n0:] = (d.sum(0, dtype=np.float64) - lin) / k
+    return ql, a, b
+
+
+def _weighted_rows(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``sum_k w_k x[k]`` accumulated row by row in float64: the same arithmetic for every
+    column wherever it sits in the chunk (BLAS kernels are not position-invariant in float32),
+    so results do not depend on chunking."""
+    acc = np.zeros(x.shape[1])
+    for k in range(x.shape[0]):
+        acc += w[k] * x[k]
+    return acc
 
 
 def _cdf_table(lo: np.ndarray, hi: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -253,7 +284,7 @@ def _point_sums(pit, si, s, at):
     return np.cumsum(c, 1)[:, :-1]
 
 
-def _pit_sums_quantiles(y, q, levels, a, b, si, s, at):
+def _pit_sums_quantiles(y, qT, levels, a, b, si, s, at):
     """Per-scene sums of ``P(PIT <= e)`` under quantile forecasts (same PIT as
     :func:`metrics.kernels.pit_interval_quantiles`, computed by interval codes)."""
     k = levels.size
@@ -263,8 +294,8 @@ def _pit_sums_quantiles(y, q, levels, a, b, si, s, at):
     ii = np.nonzero(inner)[0]
     if ii.size:
         ai = a[ii]
-        q0 = q[ii, ai - 1]
-        q1 = q[ii, ai]
+        q0 = qT[ai - 1, ii]
+        q1 = qT[ai, ii]
         f = np.clip((y[ii] - q0) / (q1 - q0), 0.0, 1.0)
         pit = levels[ai - 1] + f * (levels[ai] - levels[ai - 1])
         out += _point_sums(pit, si[ii], s, at)
@@ -462,6 +493,12 @@ class ScoreCard:
         if s == 0:
             return self
 
+        with _one_blas_thread():
+            return self._update(ref, point, quantiles, samples, s, ny, nx, kinds, scene,
+                                warming, block, glabels)
+
+    def _update(self, ref, point, quantiles, samples, s, ny, nx, kinds, scene, warming, block,
+                glabels):
         stats, smax = self._scene_stats(ref, point, quantiles, samples)
         self.kinds = kinds
         self.shape = (ny, nx)
@@ -521,20 +558,33 @@ class ScoreCard:
 
         # ---- gather the non-trivial columns (reference or any forecast value non-zero)
         si = pi = None
-        qw = xw = None
+        qw = xw = qT = None
         p = None
         if quantiles is not None:
             q = quantiles.reshape(s, levels.size, npx)
-            qmax = q.max(axis=1)  # reductions over the middle axis are vectorised (fast)
-            wet = (qmax != 0) | (q.min(axis=1) != 0) | (r != 0)
+            # two kinds of non-trivial columns: forecast-only (reference exactly 0, forecast not
+            # all 0; first n_dry columns) and reference-wet; all-zero columns are only counted
+            rw = r != 0
+            fw = np.any(q != 0, axis=1) & ~rw  # reduction over the middle axis: fast
             if has_nan:
-                wet &= valid
-            si, pi = np.nonzero(wet)
-            qw = q[si, :, pi].astype(np.float64)
-            top_w = qmax[si, pi].astype(np.float64)
+                fw &= valid
+            s0, p0 = np.nonzero(fw)
+            s1, p1 = np.nonzero(rw)
+            si, pi = np.concatenate([s0, s1]), np.concatenate([p0, p1])
+            n_dry = s0.size
+            # levels-first (K, n_wet) layout: per-level rows are contiguous, so reductions over
+            # the levels are vectorised (a pixel-first layout is ~2.5x slower); np.compress
+            # keeps it C-contiguous (boolean indexing does not)
+            parts = [np.compress(fw[i], q[i], axis=1) for i in range(s)]
+            parts += [np.compress(rw[i], q[i], axis=1) for i in range(s)]
+            # float32 forecasts are scored in float32 per pixel (relative error ~1e-7) and
+            # accumulated in float64; anything else in float64
+            wdt = np.float32 if quantiles.dtype == np.float32 else np.float64
+            qT = np.concatenate(parts, axis=1, dtype=wdt)
+            top_w = qT.max(0)
             if point is None:
                 p = np.zeros((s, npx))
-                p[si, pi] = K.interp_level(qw, levels, 0.5)
+                p[si, pi] = K.interp_level(qT.T, levels, 0.5)
         elif samples is not None:
             m = samples.shape[1]
             x = samples.reshape(s, m, npx)
@@ -552,7 +602,8 @@ class ScoreCard:
             p = point.reshape(s, npx).astype(np.float64)
             if has_nan:
                 p[~valid] = 0.0
-        if not np.all(np.isfinite(p)) or (qw is not None and not np.all(np.isfinite(qw))):
+        qf = qT if qT is not None else qw
+        if not np.all(np.isfinite(p)) or (qf is not None and not np.all(np.isfinite(qf))):
             raise BadInputError(
                 "predictions contain NaN or inf; validate them (tailshift score does) first"
             )
@@ -579,7 +630,7 @@ class ScoreCard:
         ql_w = crps_w = None
         if prob and blocks & {"prob", "tw", "pit", "intensity"}:
             if xw is None:
-                ql_w, a_w, b_w = _pinball_counts(yw, qw, levels)
+                ql_w, a_w, b_w = _pinball_counts(yw, qT, levels, n_dry)
                 crps_w = 2.0 * ql_w
             else:
                 ql_w = K.pinball(yw, qw, levels).mean(1)
@@ -599,7 +650,7 @@ class ScoreCard:
                 sel = np.nonzero((yw > t) | (top > t))[0]
                 if sel.size:
                     if xw is None:
-                        v = K.twcrps_quantiles(yw[sel], qw[sel], levels, t)
+                        v = K.twcrps_quantiles(yw[sel], qT[:, sel].T, levels, t)
                     else:
                         v = K.twcrps_ensemble_fair(yw[sel], xw[sel], t, sorted_members=True)
                     tw[:, j + 1] = np.bincount(si[sel], v, minlength=s)
@@ -608,7 +659,7 @@ class ScoreCard:
             at = self.pit_points()
             pit = np.zeros((s, at.size + 1))
             if xw is None:
-                pit[:, :-1] = _pit_sums_quantiles(yw, qw, levels, a_w, b_w, si, s, at)
+                pit[:, :-1] = _pit_sums_quantiles(yw, qT, levels, a_w, b_w, si, s, at)
             else:
                 pit[:, :-1] = _pit_sums_ensemble(a_w, b_w, xw.shape[1], si, s, at)
             ntriv = nvalid - np.bincount(si, minlength=s)
@@ -646,32 +697,33 @@ class ScoreCard:
             bins = cfg.bins
             nb = bins.nb
             h = np.zeros((s, 5, nb))
-            for j, f in enumerate((r, p, None)):
-                if f is None:
-                    rs, ps = np.nonzero((r != 0) & (p != 0))
-                    vals = np.minimum(r[rs, ps], p[rs, ps])
-                else:
-                    rs, ps = np.nonzero(f)
-                    vals = f[rs, ps]
-                idx = rs * nb + bins.index(vals)
-                h[:, j] = np.bincount(idx, minlength=s * nb).reshape(s, nb)
-                if j < 2:
-                    h[:, 3 + j] = np.bincount(idx, vals, minlength=s * nb).reshape(s, nb)
+            rs, ps = np.nonzero((r != 0) | (p != 0))
+            rv, pv = r[rs, ps], p[rs, ps]
+            ir, ip = bins.index(rv), bins.index(pv)
+            base = rs * nb
+            # binning is monotone, so bin(min(r, p)) = min(bin(r), bin(p))
+            for j, (ix, vals) in enumerate(((ir, rv), (ip, pv), (np.minimum(ir, ip), None))):
+                h[:, j] = np.bincount(base + ix, minlength=s * nb).reshape(s, nb)
+                if vals is not None:
+                    h[:, 3 + j] = np.bincount(base + ix, vals, minlength=s * nb).reshape(s, nb)
                 h[:, j, 0] = nvalid - h[:, j, 1:].sum(1)
             out["hist"] = h
 
         # ---- spatial
         if "spec" in blocks:
+            from scipy import fft as sfft
+
+            # single precision is ample for spectra and coherence (and twice as fast)
             M, _ = _radial(ny, nx)
-            fr = np.fft.rfft2(r.reshape(s, ny, nx)).reshape(s, -1)
-            fp = np.fft.rfft2(p.reshape(s, ny, nx)).reshape(s, -1)
+            fr = sfft.rfft2(r.reshape(s, ny, nx).astype(np.float32)).reshape(s, -1)
+            fp = sfft.rfft2(p.reshape(s, ny, nx).astype(np.float32)).reshape(s, -1)
             cross = fr * np.conj(fp)
             parts = np.stack([fr.real**2 + fr.imag**2, fp.real**2 + fp.imag**2, cross.real,
                               cross.imag], 1)
-            out["spec"] = parts @ M
+            out["spec"] = (parts @ M.astype(np.float32)).astype(np.float64)
         if "fss" in blocks:
             out["fss"] = K.fss_sums(r.reshape(s, ny, nx), p.reshape(s, ny, nx), 10.0,
-                                    cfg.fss_size)
+                                    cfg.fss_size, dtype=np.float32)
         return out, smax
 
     # --- merge -------------------------------------------------------------------------------

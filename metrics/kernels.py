@@ -265,7 +265,8 @@ def coherence(spec: np.ndarray) -> np.ndarray:
         )
 
 
-def fss_sums(ref: np.ndarray, ret: np.ndarray, threshold: float, size: int) -> np.ndarray:
+def fss_sums(ref: np.ndarray, ret: np.ndarray, threshold: float, size: int,
+             dtype=np.float64) -> np.ndarray:
     """Per-scene FSS sums ``(s, 2)``: ``sum (P_f - P_o)^2`` and ``sum (P_f^2 + P_o^2)``.
 
     Fractions ``P`` of pixels ``>= threshold`` in a ``size x size`` window, zero-padded at the
@@ -278,10 +279,10 @@ def fss_sums(ref: np.ndarray, ret: np.ndarray, threshold: float, size: int) -> n
     ef = ret >= threshold
     act = np.nonzero(eo.any((1, 2)) | ef.any((1, 2)))[0]
     if act.size:
-        po = uniform_filter(eo[act].astype(np.float64), size=(1, size, size), mode="constant")
-        pf = uniform_filter(ef[act].astype(np.float64), size=(1, size, size), mode="constant")
-        out[act, 0] = ((pf - po) ** 2).sum((1, 2))
-        out[act, 1] = (pf**2 + po**2).sum((1, 2))
+        po = uniform_filter(eo[act].astype(dtype), size=(1, size, size), mode="constant")
+        pf = uniform_filter(ef[act].astype(dtype), size=(1, size, size), mode="constant")
+        out[act, 0] = ((pf - po) ** 2).sum((1, 2), dtype=np.float64)
+        out[act, 1] = (pf**2 + po**2).sum((1, 2), dtype=np.float64)
     return out
 
 

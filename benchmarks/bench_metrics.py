@@ -1,0 +1,156 @@
+"""Benchmarks of the metric score card (issue 3).
+
+Run: ``.venv/bin/pytest benchmarks/bench_metrics.py --benchmark-only`` (add ``-s`` to see the
+figures printed by the side-by-side and memory tests).
+
+* the full score card (all 47 metrics, 200 bootstrap replicates, groups, curves) on 2.1 M pixels
+  x 32 quantiles (512 scenes of 64 x 64, ~14 % wet reference, forecast quantiles non-zero on
+  ~30 % of pixels, as rain fields are mostly dry), side by side with scoringrules
+  ``crps_quantile`` on the same arrays (CRPS alone) and a plain numpy pinball loss;
+* target: the whole card faster than scoringrules' CRPS alone (asserted);
+* the tail card: GEV by L-moments with 1000 block-bootstrap replicates < 0.5 s (asserted);
+* throughput in pixel-quantiles per second (``extra_info``);
+* peak traced memory when streaming 1x vs 8x the data (asserted < 1.25x).
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+from scipy.ndimage import uniform_filter
+from scipy.special import ndtri
+
+from metrics.card import CardConfig, ScoreCard
+from tests.metrics.synth import labels, make_scenes
+
+N_SCENES, SIZE, N_Q = 512, 64, 32
+LEVELS = (np.arange(N_Q) + 0.5) / N_Q
+CHUNK = 128
+
+
+def _forecast(ref, seed=0):
+    rng = np.random.default_rng(seed)
+    centre = 0.7 * ref + 0.3 * uniform_filter(ref, size=(1, 3, 3))
+    centre = centre * np.exp(0.3 * rng.standard_normal(ref.shape))
+    return (centre[:, None] * np.exp(0.5 * ndtri(LEVELS))[None, :, None, None]).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def big():
+    d = make_scenes(n=N_SCENES, size=SIZE, seed=0)
+    d["q"] = _forecast(d["ref"])
+    return d
+
+
+def _card(d, n_boot=200):
+    card = ScoreCard(CardConfig(quantile_levels=LEVELS, n_boot=n_boot))
+    for i in range(0, d["ref"].shape[0], CHUNK):
+        sl = slice(i, i + CHUNK)
+        card.update(d["ref"][sl], quantiles=d["q"][sl], **labels(d, sl))
+    return card.finalize()
+
+
+def _scoringrules(d):
+    import scoringrules as sr
+
+    q = np.moveaxis(d["q"], 1, -1)  # scoringrules wants the quantile axis last
+    return float(sr.crps_quantile(d["ref"], q, LEVELS).mean())
+
+
+def _numpy_pinball(d):
+    y = d["ref"][:, None].astype(np.float64)
+    tau = LEVELS[None, :, None, None]
+    diff = d["q"] - y
+    return float(np.mean(np.maximum((1 - tau) * diff, -tau * diff)))
+
+
+_TIMES: dict[str, float] = {}
+
+
+@pytest.mark.benchmark(group="card-2M-pixels-x-32-quantiles")
+def test_full_card(benchmark, big):
+    res = benchmark.pedantic(_card, args=(big,), rounds=2, iterations=1)
+    assert len(res["scores"]) == 47
+    npq = big["q"].size
+    _TIMES["card"] = benchmark.stats.stats.min
+    _TIMES["crps"] = res["scores"]["crps"]["value"]
+    benchmark.extra_info["pixel_quantiles"] = npq
+    benchmark.extra_info["pixel_quantiles_per_s"] = npq / benchmark.stats.stats.min
+    print(f"\nwhole card: {npq / benchmark.stats.stats.min / 1e6:.0f} M pixel-quantiles/s")
+
+
+@pytest.mark.benchmark(group="card-2M-pixels-x-32-quantiles")
+def test_numpy_pinball_alone(benchmark, big):
+    benchmark.pedantic(_numpy_pinball, args=(big,), rounds=1, iterations=1)
+
+
+@pytest.mark.benchmark(group="card-2M-pixels-x-32-quantiles")
+def test_scoringrules_crps_alone(benchmark, big):
+    """scoringrules' CRPS alone; asserts the whole card (timed above, same run) is faster."""
+    crps = benchmark.pedantic(_scoringrules, args=(big,), rounds=1, iterations=1)
+    t_sr = benchmark.stats.stats.min
+    benchmark.extra_info["card_over_scoringrules"] = _TIMES.get("card", float("nan")) / t_sr
+    if "card" in _TIMES:
+        print(f"\nwhole card {_TIMES['card']:.2f} s vs scoringrules crps_quantile {t_sr:.2f} s")
+        assert _TIMES["crps"] == pytest.approx(crps, rel=1e-6)
+        assert _TIMES["card"] < t_sr
+
+
+@pytest.mark.benchmark(group="tail-card")
+def test_tail_card_1000_replicates(benchmark):
+    from scipy.stats import genextreme
+
+    from metrics.card import StatView
+
+    d = make_scenes(n=64, size=8, seed=1)
+    cfg = CardConfig(n_boot=0, n_boot_tail=1000,
+                     metrics=("gev_xi", "gev_xi_ref", "rl_ratio_10", "rl_ratio_50"))
+    card = ScoreCard(cfg)
+    card.update(d["ref"], point=d["ref"], **labels(d))
+    # 500 blocks (5 regions x 100 years) of GEV maxima
+    rng = np.random.default_rng(0)
+    card._blocks = {
+        f"r{r}-{y}": np.array([m, 0.9 * m])
+        for r in range(5) for y in range(100)
+        for m in [genextreme.rvs(-0.1, loc=30, scale=8, random_state=rng)]
+    }
+
+    def tail():
+        view = StatView(card, card._head.arrays, headline=True)
+        return {k: view.compute(__import__("metrics").REGISTRY[k]) for k in cfg.metrics}
+
+    out = benchmark(tail)
+    assert benchmark.stats.stats.max < 0.5
+    assert out["rl_ratio_10"].shape == (1001,)
+
+
+def _peak(n_chunks, d):
+    card = ScoreCard(CardConfig(quantile_levels=LEVELS, n_boot=200))
+    tracemalloc.start()
+    for i in range(n_chunks):
+        lab = labels(d)
+        lab["scene"] = d["scene"] + 1_000_000 * i
+        card.update(d["ref"], quantiles=d["q"], **lab)
+    card.finalize()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+@pytest.mark.benchmark(group="memory")
+def test_peak_memory_1x_vs_8x(benchmark):
+    """Streams 8 chunks (8x the scenes) through one card; peak memory must stay ~1x."""
+    d = make_scenes(n=64, size=64, seed=2)  # one chunk: 262k pixels x 32 quantiles
+    d["q"] = _forecast(d["ref"])
+    p1, p2 = _peak(1, d), _peak(2, d)
+    p8 = benchmark.pedantic(_peak, args=(8, d), rounds=1, iterations=1)
+    for k, v in (("1x", p1), ("2x", p2), ("8x", p8)):
+        benchmark.extra_info[f"peak_{k}_MiB"] = v / 2**20
+    print(f"\npeak traced memory: 1x {p1 / 2**20:.1f} MiB, 2x {p2 / 2**20:.1f} MiB, " +
+          f"8x {p8 / 2**20:.1f} MiB")
+    # from the 2nd chunk on, the accumulators and one chunk's increments coexist; after that
+    # nothing grows with the number of scenes
+    assert p8 < 1.3 * p1
+    assert p8 < 1.05 * p2
