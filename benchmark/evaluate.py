@@ -786,7 +786,7 @@ def score(
     manifest = read_manifest(data_dir)
     checksum = str(manifest.get("dataset_checksum", ""))
     target = result_path(results_dir, split_obj.name, name)
-    check_writable(target, split_obj.hash, checksum, role, force)
+    check_writable(target, split_obj.hash, checksum, role, force, name=name)
     if training_sources is not None:
         bad = [s for s in training_sources if s not in schema.SOURCES]
         if bad:

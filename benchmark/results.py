@@ -399,14 +399,22 @@ def _update_gap(result: dict) -> None:
 
 
 def check_writable(
-    result_file: str | Path, split_hash: str, dataset_checksum: str, role: str, force: bool
+    result_file: str | Path,
+    split_hash: str,
+    dataset_checksum: str,
+    role: str,
+    force: bool,
+    name: str | None = None,
 ) -> None:
-    """Fail early (before scoring) if writing ``role`` into ``result_file`` would be refused."""
+    """Fail early (before scoring) if writing ``role`` into ``result_file`` would be refused.
+
+    ``name``: the submission name; a file of another submission with the same slug is refused.
+    """
     path = Path(result_file)
     if not path.exists() or force:
         return
     old = read_result(path)
-    _check_compatible(old, path, split_hash, dataset_checksum)
+    _check_compatible(old, path, split_hash, dataset_checksum, name)
     if role in old["roles"]:
         raise BadInputError(
             f"{path} already holds role {role!r} of this submission; pass --force to replace it "
@@ -414,7 +422,14 @@ def check_writable(
         )
 
 
-def _check_compatible(old: dict, path: Path, split_hash: str, dataset_checksum: str) -> None:
+def _check_compatible(
+    old: dict, path: Path, split_hash: str, dataset_checksum: str, name: str | None = None
+) -> None:
+    if name is not None and old["submission"]["name"] != name:
+        raise BadInputError(
+            f"{path} belongs to submission {old['submission']['name']!r}, whose file name is the "
+            + f"same as {name!r}'s; choose another --name, or pass --force to replace the file"
+        )
     if old["split"]["hash"] != split_hash:
         raise BadInputError(
             f"{path} was scored with another version of split {old['split']['name']!r} "
@@ -454,7 +469,13 @@ def merge_results(old: dict, new: dict, force: bool, path: Path | str = "result"
     """
     path = Path(path)
     try:
-        _check_compatible(old, path, new["split"]["hash"], new["dataset"]["checksum"])
+        _check_compatible(
+            old,
+            path,
+            new["split"]["hash"],
+            new["dataset"]["checksum"],
+            new["submission"]["name"],
+        )
     except BadInputError:
         if not force:
             raise

@@ -170,3 +170,14 @@ def test_result_file_is_world_readable(tmp_path):
     finally:
         os.umask(mask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_other_submission_with_same_slug_needs_force(tmp_path):
+    R.write_result(make("id_test", name="My U-Net"), tmp_path)
+    with pytest.raises(BadInputError, match="belongs to submission 'My U-Net'"):
+        R.write_result(make("ood_test", name="my u net"), tmp_path)
+    path = R.result_path(tmp_path, "temporal", "my u net")
+    with pytest.raises(BadInputError, match="choose another --name"):
+        R.check_writable(path, "abc", "sum", "ood_test", force=False, name="my u net")
+    R.write_result(make("ood_test", name="my u net"), tmp_path, force=True)
+    assert R.read_result(path)["submission"]["name"] == "my u net"
