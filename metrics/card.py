@@ -55,8 +55,22 @@ Policies (documented decisions):
 * Tail metrics resample **blocks** (region x year) rather than scenes: block maxima are the
   independent units of extreme-value analysis, and removing scenes inside a block would bias
   the maxima low. ``n_boot_tail`` (default 1000) replicates.
+* The "retrieved field" of the detection, distribution, tail, trend and spatial metrics is the
+  point estimate (``point``, else the median, else the ensemble mean). If both quantiles and
+  samples are given, the quantiles are used for the probabilistic scores.
+* Percentile thresholds and quantile ratios (SEDI at P99/P99.9, ``qratio_*``) use all valid
+  pixels, dry ones included (P99 of rain rate, not of wet-pixel rain rate).
+* Tail bootstrap weights hash ``(seed + 7919, block label, replicate)``. ``gev_method="mle"``
+  fits every replicate with scipy (~10 ms each: use a small ``n_boot_tail``).
 * Boolean metrics (``scaling_in_cmip_range_*``) have ``None`` CIs.
-* Undefined values (empty denominators) are NaN internally and ``None`` in the output.
+* Undefined values (empty denominators, e.g. FAR with no forecast events) are NaN internally
+  and ``None`` in the output.
+* Arithmetic: float32 forecasts are scored in float32 per pixel where it is memory-bound
+  (quantile gather, pinball) with float64 accumulation in a fixed per-pixel order, so results
+  agree with scoringrules to ~1e-9 and do not depend on chunking; spectra use float32 FFTs.
+  BLAS is limited to one thread inside :meth:`ScoreCard.update` (its products are small;
+  threading only adds synchronisation) -- parallelism belongs to the dask workers.
+* :meth:`ScoreCard.finalize` also returns ``n_scenes`` and ``n_pixels`` (valid pixels).
 """
 
 from __future__ import annotations
