@@ -80,9 +80,17 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # click usage errors carry their own exit code
         import click
 
-        if isinstance(exc, click.exceptions.ClickException):
+        click_errors, usage_errors = [click.exceptions.ClickException], [click.exceptions.UsageError]
+        try:  # typer >= 0.2x vendors its own copy of click
+            from typer._click import exceptions as _typer_click
+
+            click_errors.append(_typer_click.ClickException)
+            usage_errors.append(_typer_click.UsageError)
+        except ImportError:  # pragma: no cover - older typer uses click itself
+            pass
+        if isinstance(exc, tuple(click_errors)):
             exc.show()
-            return 2 if isinstance(exc, click.exceptions.UsageError) else exc.exit_code
+            return 2 if isinstance(exc, tuple(usage_errors)) else exc.exit_code
         raise
     return 0
 

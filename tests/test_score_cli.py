@@ -269,3 +269,9 @@ def test_bad_scheduler_address_exits_2(data, good_nc, tmp_path, capsys):
     assert run(data, *args) == 2
     assert "cannot reach the dask scheduler" in capsys.readouterr().err
     assert not (tmp_path / "res").exists()
+
+
+def test_usage_errors_exit_2(data, good_nc, capsys):
+    assert run(data, "score", good_nc, "--role", ROLE, "--name", "x") == 2
+    assert "Missing option '--split'" in capsys.readouterr().err
+    assert run(data, "export", "--split", SPLIT, "--role", ROLE) == 2
