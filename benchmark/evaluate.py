@@ -173,7 +173,9 @@ def _example_fields(
 def _round(a: np.ndarray | None) -> list | None:
     if a is None:
         return None
-    a = np.round(np.asarray(a, dtype=np.float64), 2)
+    from benchmark.results import EXAMPLE_DECIMALS
+
+    a = np.round(np.asarray(a, dtype=np.float64), EXAMPLE_DECIMALS)
     return [[v if math.isfinite(v) else None for v in row] for row in a.tolist()]
 
 

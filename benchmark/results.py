@@ -64,6 +64,16 @@ from benchmark.errors import BadInputError
 
 SCHEMA_VERSION = 1
 
+# Implementation decisions (the format above is the contract; these refine it):
+# - slugs also drop leading/trailing "-" ("My U-Net!" -> "my-u-net"); a name without any letter
+#   or digit is refused;
+# - a point-only submission has no 99th percentile: its examples carry "q99": null;
+# - in number lists (curves, example fields) whole floats are written as integers ("0");
+# - merging a role into an existing file requires the same submission name, split hash and
+#   dataset checksum; otherwise (or to replace a role) --force replaces the file's content;
+# - writes hold an advisory lock on the split's directory so concurrent scorers of different
+#   roles do not lose each other's role.
+
 #: Default results directory of ``tailshift score`` (relative to the working directory).
 DEFAULT_RESULTS_DIR = Path("leaderboard") / "results"
 #: Roles of the generalisation gap: ``gap = scores[GAP_ROLES[1]] - scores[GAP_ROLES[0]]``.

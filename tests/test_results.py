@@ -181,3 +181,13 @@ def test_other_submission_with_same_slug_needs_force(tmp_path):
         R.check_writable(path, "abc", "sum", "ood_test", force=False, name="my u net")
     R.write_result(make("ood_test", name="my u net"), tmp_path, force=True)
     assert R.read_result(path)["submission"]["name"] == "my u net"
+
+
+def test_concurrent_writers_of_different_roles_keep_both(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    roles = ["id_test", "ood_test", "id_val", "ood_val"]
+    with ThreadPoolExecutor(4) as pool:
+        paths = list(pool.map(lambda r: R.write_result(make(r), tmp_path), roles))
+    assert len(set(paths)) == 1
+    assert set(R.read_result(paths[0])["roles"]) == set(roles)
