@@ -900,7 +900,8 @@ class StatView:
     def compute(self, spec) -> np.ndarray | None:
         if not all(self.has(b) for b in spec.statistics):
             return None
-        return np.asarray(spec.fn(self), dtype=np.float64)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            return np.asarray(spec.fn(self), dtype=np.float64)
 
     # ---- blocks
     def a(self, name: str) -> np.ndarray:
@@ -974,6 +975,10 @@ class StatView:
 
     # ---- curves (replicate 0)
     def curves(self) -> dict:
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            return self._curves()
+
+    def _curves(self) -> dict:
         cur: dict = {}
         card = self.card
         if "pit" in self.arrays:
