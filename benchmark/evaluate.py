@@ -29,6 +29,11 @@ in parallel too, but needs O(log n) partial cards in memory in-process, so peak 
 grow with the number of scenes, which DESIGN.md rules out.) The scene-block bootstrap weights
 depend only on ``(seed, block id, replicate)`` (:mod:`metrics.bootstrap`), not on chunking.
 
+Predictions may be in any scene order; a block reads its scenes' positions (sorted) from the
+file, so predictions in ascending scene id -- the order of ``tailshift export`` and
+``tailshift predict`` -- read each stored chunk once, while a shuffled Zarr store is read chunk
+by chunk several times (correct, slower).
+
 Inputs derived here (decisions, stated once)
 --------------------------------------------
 - point estimate: ``surface_precip`` if given, else the 0.5 quantile (linear interpolation
