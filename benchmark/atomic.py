@@ -29,7 +29,15 @@ def check_target(path: Path, force: bool, what: str = "output") -> None:
         raise BadInputError(f"cannot write {what} {path}: {probe} is not writable; choose another path")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _replace(tmp: Path, final: Path) -> None:
+    # mkstemp/mkdtemp create 0600/0700 entries; give the result the usual permissions.
+    os.chmod(tmp, (0o777 if tmp.is_dir() else 0o666) & ~_umask())
     if final.exists() or final.is_symlink():
         old = final.with_name(f".{final.name}.old-{os.getpid()}")
         os.replace(final, old)
