@@ -365,7 +365,12 @@ def _draw_examples(result, role):
     import numpy as np
     from matplotlib.colors import PowerNorm
 
-    fields = [np.array(ex[k], dtype=float) for ex in examples for k in ("reference", "median", "q99")]
+    fields = [
+        np.array(ex[k], dtype=float)
+        for ex in examples
+        for k in ("reference", "median", "q99")
+        if ex.get(k) is not None
+    ]
     vmax = max(float(np.nanmax(f)) if np.isfinite(f).any() else 0.0 for f in fields)
     vmax = max(vmax, 1.0)
     norm = PowerNorm(gamma=0.5, vmin=0.0, vmax=vmax)
@@ -380,6 +385,10 @@ def _draw_examples(result, role):
         for j, (key, title) in enumerate((("reference", "reference"), ("median", "retrieved median"),
                                           ("q99", "retrieved 99th percentile"))):
             ax = axes[i, j]
+            if ex.get(key) is None:  # point-only submission: no 99th percentile
+                ax.set_axis_off()
+                ax.set_title(f"{title}: not provided", fontsize=8)
+                continue
             f = np.array(ex[key], dtype=float)
             f = np.where(f < 0.1, np.nan, f)  # below 0.1 mm/h drawn as "dry"
             im = ax.imshow(f, cmap=cmap, norm=norm, interpolation="nearest")

@@ -175,7 +175,9 @@ def _examples(block: Any, warn: list[str], where: str) -> list[dict[str, Any]]:
         try:
             fields = {}
             for k in ("reference", "median", "q99"):
-                rows = ex[k]
+                rows = ex.get(k) if k == "q99" else ex[k]
+                if rows is None:  # point-only submissions carry no 99th percentile
+                    continue
                 if not isinstance(rows, list) or not rows or not all(isinstance(r, list) for r in rows):
                     raise ResultFileError(f"{k} is not a 2-D list")
                 fields[k] = [_floats(r, where) for r in rows]

@@ -396,3 +396,15 @@ def test_cli_build_prints_index_and_skipped(tmp_path, capsys):
     assert (
         main(["leaderboard", "build", "--results", str(tmp_path / "none"), "--out", str(out)]) == 2
     )
+
+
+def test_point_only_examples_without_q99_are_drawn(tmp_path):
+    """A point-only submission's examples carry ``"q99": null`` (results.py); they still render."""
+    res = fake_result("point-only", "temporal")
+    for ex in res["roles"]["ood_test"]["examples"]:
+        ex["q99"] = None
+    _write(tmp_path / "results" / "temporal" / "point-only.json", res)
+    report = build_site(tmp_path / "results", tmp_path / "site")
+    assert not any("examples" in w for w in report.warnings)
+    folder = tmp_path / "site" / "s" / "temporal" / "point-only"
+    assert (folder / "examples_ood_test.svg").exists()
