@@ -144,6 +144,11 @@ class SceneSource:
             out.append([rng.permutation(b) if shuffle else b for b in mine])
         return out
 
+    def n_batches(self, batch_size: int, world: int = 1) -> int:
+        """Training batches per epoch and rank (the same for every epoch)."""
+        groups = self._groups(0, 0, world, True)
+        return min(sum(math.ceil(len(g) / batch_size) for g in gs) for gs in groups)
+
     def batches(self, epoch: int, batch_size: int, rank: int = 0, world: int = 1,
                 shuffle: bool = True) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield ``(x, y)`` batches of this rank for ``epoch``.
@@ -331,7 +336,7 @@ def fit_torch(baseline: str, config: Any, data_dir: str | Path, split: Any, out_
             model.train()
             t0 = time.perf_counter()
             total, count, scenes = 0.0, 0, 0
-            n_batches = None
+            n_batches = train_src.n_batches(config.batch_size, world)
             for i, (x, y) in enumerate(train_src.batches(epoch, config.batch_size, rank, world)):
                 xt = torch.from_numpy(x).to(device, non_blocking=True)
                 yt = torch.from_numpy(y).to(device, non_blocking=True)

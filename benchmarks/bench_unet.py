@@ -1,0 +1,117 @@
+"""Throughput of the quantile U-Net on CPU: training, data loading, inference, submit.
+
+Run with ``bash scripts/bench.sh -k unet`` (pytest-benchmark). Each benchmark stores its
+throughput in scenes/s in ``extra_info`` (``scenes_per_s``) so the JSON output can be compared
+between machines. Data: a fake 64 x 64 x 13 dataset (:func:`benchmark.testing.make_fake_dataset`),
+the size of the quick and standard worlds' scenes.
+
+* ``test_train_step``: one AdamW step of the default-config U-Net (width 16, depth 3) on a batch
+  of 16 scenes -- the model's training throughput;
+* ``test_loader_stream`` / ``test_loader_cached``: :class:`baselines.train.SceneSource` delivering
+  normalised, transformed batches from Zarr (streamed blocks) and from memory -- the loader's
+  throughput, to compare with the model's (the loader should not be the bottleneck);
+* ``test_predict``: ``UNetModel.predict`` on 32 scenes;
+* ``test_run_predictions``: the whole submit path (read role, predict, check, append to Zarr,
+  validate) over a role.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from baselines import common, registry, unet  # noqa: E402
+from baselines.train import SceneSource  # noqa: E402
+from benchmark import schema  # noqa: E402
+
+SIZE = 64
+BATCH = 16
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    from benchmark.testing import make_fake_dataset
+
+    return make_fake_dataset(tmp_path_factory.mktemp("bench") / "data", n_obs=160, n_sim=16,
+                             size=SIZE, chunk=32)
+
+
+@pytest.fixture(scope="module")
+def obs(data):
+    import xarray as xr
+
+    return xr.open_zarr(data / schema.OBS_STORE)
+
+
+def _source(obs, cache_mb):
+    mean = np.full(13, 250.0, np.float32)
+    std = np.full(13, 5.0, np.float32)
+    return SceneSource(obs, schema.CHANNEL_NAMES, mean, std, "gprof_nn", cache_mb=cache_mb,
+                       block_scenes=32)
+
+
+def test_train_step(benchmark):
+    config = registry.load_config("unet")
+    torch.manual_seed(0)
+    net = unet.build_network(config, 13, len(common.QUANTILE_LEVELS))
+    from baselines.losses import pinball_loss
+
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    x = torch.randn(BATCH, 13, SIZE, SIZE)
+    y = torch.rand(BATCH, SIZE, SIZE)
+    tau = torch.as_tensor(common.QUANTILE_LEVELS, dtype=torch.float32)
+    net.train()
+
+    def step():
+        opt.zero_grad()
+        loss = pinball_loss(net(x), y, tau)
+        loss.backward()
+        opt.step()
+
+    benchmark.pedantic(step, rounds=5, warmup_rounds=1)
+    benchmark.extra_info["scenes_per_s"] = BATCH / benchmark.stats.stats.mean
+    benchmark.extra_info["n_parameters"] = unet.n_parameters(net)
+
+
+@pytest.mark.parametrize("mode", ["stream", "cached"])
+def test_loader(benchmark, obs, mode):
+    src = _source(obs, cache_mb=0 if mode == "stream" else 1024)
+    src.warm()
+
+    def epoch():
+        return sum(len(x) for x, _ in src.batches(0, BATCH))
+
+    n = benchmark.pedantic(epoch, rounds=3, warmup_rounds=1)
+    benchmark.extra_info["scenes_per_s"] = n / benchmark.stats.stats.mean
+
+
+def test_predict(benchmark, obs):
+    config = registry.load_config("unet")
+    torch.manual_seed(0)
+    net = unet.build_network(config, 13, len(common.QUANTILE_LEVELS))
+    model = unet.UNetModel(net, schema.CHANNEL_NAMES, np.full(13, 250.0), np.full(13, 5.0),
+                           "gprof_nn", batch_size=BATCH)
+    inputs = obs.isel(scene=slice(0, 32)).drop_vars(schema.VAR_PRECIP).load()
+    benchmark.pedantic(model.predict, args=(inputs,), rounds=3, warmup_rounds=1)
+    benchmark.extra_info["scenes_per_s"] = 32 / benchmark.stats.stats.mean
+
+
+def test_run_predictions(benchmark, data, tmp_path):
+    from benchmark.dataset import role_sizes
+    from benchmark.submission import run_predictions
+
+    run = registry.train("unet", {"width": 16, "depth": 3, "max_epochs": 1, "max_train_scenes": 16},
+                         data, "temporal", tmp_path / "run")
+    model = registry.load(run)
+    n = role_sizes(data, "temporal")["ood_test"]["n_scenes"]
+    counter = iter(range(1000))
+
+    def go():
+        return run_predictions(model, data, "temporal", "ood_test", tmp_path / f"p{next(counter)}.zarr",
+                               batch_size=BATCH)
+
+    benchmark.pedantic(go, rounds=2, warmup_rounds=0)
+    benchmark.extra_info["scenes_per_s"] = n / benchmark.stats.stats.mean
+    benchmark.extra_info["n_scenes"] = n
