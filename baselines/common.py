@@ -9,11 +9,12 @@ levels 0.99, 0.995 and 0.999.
 Why this set, against DRAIN's 99 levels (0.01 ... 0.99; Viltard et al., arXiv:2303.01220) and
 GPROF-NN's 128 levels in [0.001, 0.999] (Pfreundschuh et al., AMT 15, 5033, 2022):
 
-* the mid-point levels are an equal-weight quadrature of the predictive distribution, so the
-  mean of those 32 quantiles is the predictive mean (used as the ``surface_precip`` point
-  estimate: the median is 0 mm/h on most pixels and would make every point score useless), and
-  ``CRPS ~ 2 * mean_tau pinball_tau`` (SCIENCE.md section 7) is a mid-point rule on them;
-  32 levels put its relative quadrature error well under 1 % for smooth distributions;
+* the mid-point levels are an equal-weight quadrature of the predictive distribution, so
+  ``CRPS ~ 2 * mean_tau pinball_tau`` (SCIENCE.md section 7) is a mid-point rule on them
+  (32 levels put its relative quadrature error well under 1 % for smooth distributions), and,
+  with the tail levels' narrow cells, a quadrature of the predictive mean used as the
+  ``surface_precip`` point estimate (:func:`point_estimate`; the median is 0 mm/h on most pixels
+  and would make every point score useless);
 * the tail levels reach the P99 / P99.9 territory that the tail metrics of this benchmark score
   (DRAIN stops at 0.99, GPROF-NN goes to 0.999);
 * a prediction file holds ``n_levels`` floats per pixel: 35 instead of 99 or 128 is 3-4x less disk
@@ -77,14 +78,33 @@ def rain_inverse(t: np.ndarray, kind: str) -> np.ndarray:
     return np.where(t < 0.0, np.exp(np.minimum(t, 0.0)), t + 1.0)
 
 
-def point_estimate(quantiles: np.ndarray, axis: int = 1) -> np.ndarray:
-    """Predictive mean from the mid-point levels of :data:`QUANTILE_LEVELS` (mm/h).
+def level_weights(levels: np.ndarray = QUANTILE_LEVELS) -> np.ndarray:
+    """Quadrature weights of quantile levels: the width of each level's cell in (0, 1).
 
-    :math:`\\hat R = \\frac{1}{32}\\sum_i q_{(i+0.5)/32}`, the mid-point rule for
-    :math:`E[R] = \\int_0^1 q_\\tau d\\tau`.
+    Cell edges are the mid-points between neighbouring levels, plus 0 and 1:
+    :math:`w_i = e_{i+1} - e_i`, :math:`e_0 = 0`, :math:`e_i = (\\tau_{i-1} + \\tau_i)/2`,
+    :math:`e_L = 1`. For evenly spaced mid-point levels every weight is :math:`1/n` (the
+    mid-point rule); the tail levels get the narrow cells of the top of the distribution.
     """
-    idx = np.flatnonzero(MIDPOINT_MASK)
-    return np.take(quantiles, idx, axis=axis).mean(axis=axis)
+    levels = np.asarray(levels, dtype=np.float64)
+    edges = np.concatenate([[0.0], 0.5 * (levels[1:] + levels[:-1]), [1.0]])
+    return np.diff(edges)
+
+
+def point_estimate(quantiles: np.ndarray, axis: int = 1, levels: np.ndarray = QUANTILE_LEVELS) -> np.ndarray:
+    """Predictive mean (mm/h) from quantiles: :math:`\\hat R = \\sum_i w_i q_{\\tau_i}`.
+
+    A quadrature of :math:`E[R] = \\int_0^1 q_\\tau d\\tau` with the cell weights of
+    :func:`level_weights`. The tail levels matter: in the quick world ~60 % of the rain falls
+    above the 98.4th percentile, so the 32 mid-point levels alone underestimate the mean by
+    ~35 %; with the tail cells the climatology's mean is within ~+5-9 % of the truth per regime
+    (measured on the quick world, temporal split). The median is no point estimate for rain
+    (it is 0 mm/h on most pixels).
+    """
+    w = level_weights(levels)
+    shape = [1] * np.ndim(quantiles)
+    shape[axis] = -1
+    return (np.asarray(quantiles) * w.reshape(shape)).sum(axis=axis)
 
 
 # ------------------------------------------------------------------------------------ configs

@@ -19,10 +19,23 @@ def test_levels_are_strictly_increasing_inside_unit_interval():
         assert np.any(np.isclose(q, t))
 
 
-def test_point_estimate_is_mean_of_uniform():
-    # quantiles of U(0, 10): q_tau = 10 tau, mean 5
+def test_point_estimate_is_a_quadrature_of_the_mean():
+    from scipy import stats
+
+    w = common.level_weights()
+    assert w.sum() == pytest.approx(1.0) and np.all(w > 0)
+    mid = common.QUANTILE_LEVELS[common.MIDPOINT_MASK]
+    np.testing.assert_allclose(common.level_weights(mid), 1 / 32)
+    # U(0, 10): mean 5
     q = (10 * common.QUANTILE_LEVELS)[None, :]
-    assert common.point_estimate(q)[0] == pytest.approx(5.0)
+    assert common.point_estimate(q)[0] == pytest.approx(5.0, rel=0.01)
+    # a rain-like mixture: 85 % dry, log-normal wet part; the tail levels carry much of the mean
+    dist = stats.lognorm(s=1.2, scale=1.0)
+    tau = common.QUANTILE_LEVELS
+    q = np.where(tau <= 0.85, 0.0, dist.ppf(np.clip((tau - 0.85) / 0.15, 0, 1)))[None, :]
+    true = 0.15 * dist.mean()
+    assert common.point_estimate(q)[0] == pytest.approx(true, rel=0.15)
+    assert common.point_estimate(q)[0] > q[0, common.MIDPOINT_MASK].mean() * 1.2
 
 
 def test_gprof_transform_roundtrip_and_continuity():
