@@ -23,6 +23,7 @@ better). Reading distributions as "uniform within bins" moves every sample by at
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -82,25 +83,28 @@ class LogBins:
         return ki + 2
 
     def index(self, x: np.ndarray) -> np.ndarray:
-        """Bin index of every value of ``x`` (any shape; NaN must be removed before)."""
-        x = np.asarray(x)
-        out = np.zeros(x.shape, dtype=np.intp)
-        pos = x > 0
-        xp = x[pos].astype(np.float64)
-        edges = self.log_edges
-        k = np.floor((np.log10(xp) - np.log10(self.lo)) * self.bins_per_decade).astype(np.intp)
-        k = np.clip(k, -1, self.n_log)
-        # exact correction against the float edges (log10 rounding at edges)
-        kk = np.clip(k, 0, self.n_log)
-        k = np.where((k >= 0) & (xp < edges[kk]), k - 1, k)
-        kn = np.clip(k + 1, 0, self.n_log)
-        k = np.where((k < self.n_log) & (xp >= edges[kn]), k + 1, k)
-        out[pos] = k + 2
-        return out
+        """Bin index of every value of ``x`` (any shape; NaN must be removed before).
+
+        ``floor(bpd * log10(x / lo)) + 2``, then one exact correction step against the float
+        bin bounds, so values equal to an edge always land in the bin the edge opens.
+        """
+        x = np.asarray(x, dtype=np.float64)
+        lower, upper = self._bounds
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = np.floor((np.log10(x) - np.log10(self.lo)) * self.bins_per_decade)
+        j = np.clip(np.nan_to_num(f, nan=-1.0, neginf=-1.0), -1, self.n_log).astype(np.intp) + 2
+        j -= x < lower[j]
+        j += x >= upper[j]
+        return np.where(x > 0, j, 0)
+
+    @cached_property
+    def _bounds(self):
+        return self.lower, self.upper
 
     # --- reading histograms (vectorised over leading axes) -----------------------------------
 
-    def quantile(self, counts: np.ndarray, p: float, sums: np.ndarray | None = None) -> np.ndarray:
+    def quantile(self, counts: np.ndarray, p: float, sums: np.ndarray | None = None,
+                 cum: np.ndarray | None = None) -> np.ndarray:
         """Quantile ``p`` of the distribution in ``counts`` (..., nb) -> (...).
 
         Inside a log bin the value is interpolated log-linearly, in the drizzle bin linearly; in
@@ -108,8 +112,8 @@ class LogBins:
         ``hi``. NaN where the histogram is empty.
         """
         c = np.asarray(counts, dtype=np.float64)
-        n = c.sum(-1)
-        cum = np.cumsum(c, -1)
+        cum = np.cumsum(c, -1) if cum is None else cum  # callers may cache the cumsum
+        n = cum[..., -1]
         target = p * n
         j = np.sum(cum < target[..., None] * (1 - 1e-12), axis=-1)
         j = np.minimum(j, self.nb - 1)
@@ -132,11 +136,10 @@ class LogBins:
         val = np.where(j == self.nb - 1, over, val)
         return np.where(n > 0, val, np.nan)
 
-    def quantile_bin(self, counts: np.ndarray, p: float) -> np.ndarray:
+    def quantile_bin(self, counts: np.ndarray, p: float, cum: np.ndarray | None = None):
         """Index of the bin holding quantile ``p`` (..., nb) -> (...) int."""
-        c = np.asarray(counts, dtype=np.float64)
-        cum = np.cumsum(c, -1)
-        target = p * c.sum(-1)
+        cum = np.cumsum(np.asarray(counts, dtype=np.float64), -1) if cum is None else cum
+        target = p * cum[..., -1]
         return np.minimum(np.sum(cum < target[..., None] * (1 - 1e-12), axis=-1), self.nb - 1)
 
     @staticmethod

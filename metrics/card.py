@@ -239,6 +239,18 @@ def _one_blas_thread():
     return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
 
 
+def _scene_sums(si: np.ndarray, vals: np.ndarray, s: int) -> np.ndarray:
+    """Per-scene sums ``(s, k)`` of ``vals (k, n)`` over pixels with SORTED scene index ``si``
+    (one ``reduceat`` pass instead of k weighted bincounts)."""
+    out = np.zeros((s, vals.shape[0]))
+    if si.size:
+        counts = np.bincount(si, minlength=s)
+        nz = counts > 0
+        starts = (np.cumsum(counts) - counts)[nz]
+        out[nz] = np.add.reduceat(vals, starts, axis=1).T
+    return out
+
+
 def _pinball_counts(y, qT, levels, n0: int = 0):
     """Mean pinball loss per pixel and the counts ``a = #{q < y}``, ``b = #{q <= y}``.
 
@@ -255,16 +267,30 @@ def _pinball_counts(y, qT, levels, n0: int = 0):
         q0 = qT[:, :n0]
         if q0.min() >= 0:
             ql[:n0] = _weighted_rows(q0, 1.0 - levels) / k
-            b[:n0] = np.count_nonzero(q0 == 0, axis=0)
+            b[:n0] = _count_rows(q0 == 0)
         else:
             n0 = 0
     d = qT[:, n0:] - y[None, n0:].astype(qT.dtype)
-    a[n0:] = np.count_nonzero(d < 0, axis=0)
-    b[n0:] = a[n0:] + np.count_nonzero(d == 0, axis=0)
+    a[n0:] = _count_rows(d < 0)
+    b[n0:] = a[n0:] + _count_rows(d == 0)
     lin = _weighted_rows(d, levels)
     np.maximum(d, 0, out=d)
     ql[n0:] = (d.sum(0, dtype=np.float64) - lin) / k
     return ql, a, b
+
+
+def _pinball_mean(y, qT, levels) -> np.ndarray:
+    """Mean pinball loss per pixel of levels-first quantiles ``qT (K, n)`` (no counts)."""
+    d = qT - y[None, :].astype(qT.dtype)
+    lin = _weighted_rows(d, levels)
+    np.maximum(d, 0, out=d)
+    return (d.sum(0, dtype=np.float64) - lin) / levels.size
+
+
+def _count_rows(mask: np.ndarray) -> np.ndarray:
+    """Number of True per column of a boolean ``(K, n)`` array (byte sums: ~3x faster than
+    ``count_nonzero(axis=0)``)."""
+    return mask.view(np.uint8).sum(0, dtype=np.int32)
 
 
 def _weighted_rows(x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -282,12 +308,17 @@ def _cdf_table(lo: np.ndarray, hi: np.ndarray, at: np.ndarray) -> np.ndarray:
     return K.pit_cdf(lo, hi, at)
 
 
-def _interval_sums(code, lo_of, hi_of, si, s, at):
-    """Per-scene sums of uniform-interval PIT CDFs for integer interval codes."""
+def _interval_sums(code, lo_of, hi_of, si, s, at, n_codes):
+    """Per-scene sums of uniform-interval PIT CDFs for integer interval codes in
+    ``[0, n_codes)``: counts per (scene, code) times a table of the codes' CDFs."""
     if code.size == 0:
         return np.zeros((s, at.size))
-    u, inv = np.unique(code, return_inverse=True)
-    counts = np.bincount(si * u.size + inv, minlength=s * u.size).reshape(s, u.size)
+    if s * n_codes <= 4 * code.size + 65536:  # small code space: direct bincount, no sort
+        u = np.arange(n_codes)
+        counts = np.bincount(si * n_codes + code, minlength=s * n_codes).reshape(s, n_codes)
+    else:
+        u, inv = np.unique(code, return_inverse=True)
+        counts = np.bincount(si * u.size + inv, minlength=s * u.size).reshape(s, u.size)
     return counts @ _cdf_table(lo_of(u), hi_of(u), at)
 
 
@@ -321,7 +352,7 @@ def _pit_sums_quantiles(y, qT, levels, a, b, si, s, at):
         T = np.concatenate([[0.0], levels, [1.0]])
         code = lo_i * (k + 2) + hi_i
         out += _interval_sums(code, lambda u: T[u // (k + 2)], lambda u: T[u % (k + 2)],
-                              si[jj], s, at)
+                              si[jj], s, at, (k + 2) ** 2)
     return out
 
 
@@ -329,7 +360,7 @@ def _pit_sums_ensemble(a, b, m, si, s, at):
     """Per-scene sums of ``P(PIT <= e)`` for ensembles: ``U[a/(m+1), (b+1)/(m+1)]``."""
     code = a * (m + 2) + (b + 1)
     return _interval_sums(code, lambda u: (u // (m + 2)) / (m + 1.0),
-                          lambda u: (u % (m + 2)) / (m + 1.0), si, s, at)
+                          lambda u: (u % (m + 2)) / (m + 1.0), si, s, at, (m + 2) ** 2)
 
 
 @dataclass
@@ -625,19 +656,19 @@ class ScoreCard:
         smax = np.stack([r.max(1), p.max(1)], 1)
 
         # ---- point sums
+        # only pixels where reference or estimate is non-zero contribute to the sums
+        us, up = np.nonzero((r != 0) | (p != 0))
+        urv, upv = r[us, up], p[us, up]
         if "point" in blocks or "intensity" in blocks:
-            d = p - r
-            big = np.maximum(r, p) >= SMAPE_MIN
-            den = np.abs(p) + np.abs(r)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                sm = np.where(big, 200.0 * np.abs(d) / np.where(den > 0, den, 1.0), 0.0)
-            cols = [d, None, None, np.abs(d), d * d, r * r, p * p, r * p, sm, big]
+            d = upv - urv
+            ad = np.abs(d)
+            big = np.maximum(urv, upv) >= SMAPE_MIN
+            den = np.abs(upv) + np.abs(urv)
+            sm = np.where(big, 200.0 * ad / np.where(den > 0, den, 1.0), 0.0)
+            cols = np.stack([urv, upv, ad, d * d, urv * urv, upv * upv, urv * upv, sm, big])
             pt = np.empty((s, 10))
             pt[:, 0] = nvalid
-            pt[:, 1] = r.sum(1)
-            pt[:, 2] = p.sum(1)
-            for j in range(3, 10):
-                pt[:, j] = cols[j].sum(1)
+            pt[:, 1:] = _scene_sums(us, cols, s)
             out["point"] = pt
 
         # ---- probabilistic per non-trivial pixel
@@ -663,8 +694,10 @@ class ScoreCard:
             for j, t in enumerate(TW_THRESHOLDS):
                 sel = np.nonzero((yw > t) | (top > t))[0]
                 if sel.size:
-                    if xw is None:
-                        v = K.twcrps_quantiles(yw[sel], qT[:, sel].T, levels, t)
+                    if xw is None:  # twCRPS = 2 x mean pinball of max(., t), levels-first
+                        v = 2.0 * _pinball_mean(np.maximum(yw[sel], t),
+                                                np.maximum(qT[:, sel], qT.dtype.type(t)),
+                                                levels)
                     else:
                         v = K.twcrps_ensemble_fair(yw[sel], xw[sel], t, sorted_members=True)
                     tw[:, j + 1] = np.bincount(si[sel], v, minlength=s)
@@ -696,14 +729,14 @@ class ScoreCard:
                 smv = 200.0 * np.abs(dv) / den
                 vals = [np.ones_like(rv), rv, pv, np.abs(dv), dv * dv, rv * rv, pv * pv, rv * pv,
                         smv, np.ones_like(rv)]
-                if ql_w is not None:
-                    full_ql = np.zeros((s, npx))
-                    full_cr = np.zeros((s, npx))
-                    full_ql[si, pi] = ql_w
-                    full_cr[si, pi] = crps_w
-                    vals += [full_ql[sr, pr_], full_cr[sr, pr_]]
                 for j, v in enumerate(vals):
                     ii[:, :, j] = np.bincount(key, v, minlength=s * ni).reshape(s, ni)
+                if ql_w is not None:
+                    # every pixel with r >= edges[0] > 0 is a non-trivial column
+                    sel = np.nonzero(yw >= edges[0])[0]
+                    kw = si[sel] * ni + np.searchsorted(edges, yw[sel], side="right") - 1
+                    for j, v in ((10, ql_w), (11, crps_w)):
+                        ii[:, :, j] = np.bincount(kw, v[sel], minlength=s * ni).reshape(s, ni)
             out["intensity"] = ii
 
         # ---- histograms (counts of r, p, min(r, p); value sums of r, p)
@@ -711,12 +744,10 @@ class ScoreCard:
             bins = cfg.bins
             nb = bins.nb
             h = np.zeros((s, 5, nb))
-            rs, ps = np.nonzero((r != 0) | (p != 0))
-            rv, pv = r[rs, ps], p[rs, ps]
-            ir, ip = bins.index(rv), bins.index(pv)
-            base = rs * nb
+            ir, ip = bins.index(urv), bins.index(upv)
+            base = us * nb
             # binning is monotone, so bin(min(r, p)) = min(bin(r), bin(p))
-            for j, (ix, vals) in enumerate(((ir, rv), (ip, pv), (np.minimum(ir, ip), None))):
+            for j, (ix, vals) in enumerate(((ir, urv), (ip, upv), (np.minimum(ir, ip), None))):
                 h[:, j] = np.bincount(base + ix, minlength=s * nb).reshape(s, nb)
                 if vals is not None:
                     h[:, 3 + j] = np.bincount(base + ix, vals, minlength=s * nb).reshape(s, nb)
@@ -911,9 +942,17 @@ class StatView:
     def hist(self) -> np.ndarray:
         return self.arrays["hist"]
 
-    def quantile(self, which: int, p: float) -> np.ndarray:
-        """Quantile ``p`` of the reference (``which=0``) or retrieved (1) field."""
-        return self.bins.quantile(self.hist[:, which], p, self.hist[:, 3 + which])
+    @cached_property
+    def cum(self) -> np.ndarray:
+        """Cumulative counts of the reference and retrieved histograms, ``(R, 2, nb)``."""
+        return np.cumsum(self.hist[:, :2], -1)
+
+    def quantile(self, which: int, p: float, first: bool = False) -> np.ndarray:
+        """Quantile ``p`` of the reference (``which=0``) or retrieved (1) field
+        (``first``: replicate 0 only)."""
+        sl = slice(0, 1) if first else slice(None)
+        return self.bins.quantile(self.hist[sl, which], p, self.hist[sl, 3 + which],
+                                  cum=self.cum[sl, which])
 
     @cached_property
     def _tails(self) -> np.ndarray:
@@ -996,8 +1035,8 @@ class StatView:
             ps = list(QQ_LEVELS)
             cur["qq"] = {
                 "p": ps,
-                "reference": _list([self.quantile(0, p)[0] for p in ps]),
-                "retrieved": _list([self.quantile(1, p)[0] for p in ps]),
+                "reference": _list([self.quantile(0, p, first=True)[0] for p in ps]),
+                "retrieved": _list([self.quantile(1, p, first=True)[0] for p in ps]),
             }
         if self.has("blocks"):
             t = self.tails

@@ -152,7 +152,7 @@ for _t, _tag in ((0.1, "0.1"), (1.0, "1"), (10.0, "10")):
 
 def _sedi(p: float):
     def fn(v):
-        j = v.bins.quantile_bin(v.hist[:, 0], p)
+        j = v.bins.quantile_bin(v.hist[:, 0], p, cum=v.cum[:, 0])
         a, b, c, d = v.contingency(j)
         return np.where(j >= 2, K.sedi(a, b, c, d), np.nan)
 

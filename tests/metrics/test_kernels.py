@@ -149,3 +149,22 @@ def test_scaling_rate_recovers_known_rate():
     stat = 2.0 * 1.07**x
     assert K.scaling_rate(x, stat, np.ones_like(x)) == pytest.approx(7.0, rel=1e-9)
     assert np.isnan(K.scaling_rate(x[:1], stat[:1], np.ones(1)))
+
+
+@pytest.mark.parametrize("size", [1, 4, 9])
+def test_fss_sums_definition(size):
+    from scipy.ndimage import uniform_filter
+
+    rng = np.random.default_rng(size)
+    ref = rng.lognormal(1.5, 1.5, (3, 20, 17))
+    ret = ref * rng.lognormal(0, 0.8, ref.shape)
+    po = uniform_filter((ref >= 10).astype(float), size=(1, size, size), mode="constant")
+    pf = uniform_filter((ret >= 10).astype(float), size=(1, size, size), mode="constant")
+    expect = np.stack([((pf - po) ** 2).sum((1, 2)), (pf**2 + po**2).sum((1, 2))], 1)
+    np.testing.assert_allclose(K.fss_sums(ref, ret, 10.0, size), expect, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(K.fss_sums(ref, ret, 10.0, size, np.float32), expect, rtol=1e-5)
+    # a one-pixel shift scores lower than perfect but well above a random field at 9 px
+    if size == 9:
+        shifted = np.roll(ref, 1, axis=2)
+        f = K.fss_sums(ref, shifted, 10.0, size).sum(0)
+        assert 0.5 < 1 - f[0] / f[1] < 1
