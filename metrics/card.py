@@ -1001,11 +1001,14 @@ class StatView:
         count = ws[..., 0]
         with np.errstate(invalid="ignore", divide="ignore"):
             x = ws[..., 1] / count
+            cum = np.cumsum(hs, -1)  # once for both percentiles
+            q = self.bins.quantile
             stats = {
                 "mean": (pt[..., 1] / pt[..., 0], pt[..., 2] / pt[..., 0]),
-                "p99": (self.bins.quantile(hs[:, :, 0], 0.99), self.bins.quantile(hs[:, :, 1], 0.99)),
-                "p999": (self.bins.quantile(hs[:, :, 0], 0.999),
-                         self.bins.quantile(hs[:, :, 1], 0.999)),
+                "p99": (q(hs[:, :, 0], 0.99, cum=cum[:, :, 0]),
+                        q(hs[:, :, 1], 0.99, cum=cum[:, :, 1])),
+                "p999": (q(hs[:, :, 0], 0.999, cum=cum[:, :, 0]),
+                         q(hs[:, :, 1], 0.999, cum=cum[:, :, 1])),
             }
         rates = {}
         for name, (sr, sp) in stats.items():
