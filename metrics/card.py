@@ -378,12 +378,17 @@ class _Acc:
             else:
                 self.arrays[name] = red
 
-    def merge(self, other: _Acc) -> None:
-        for name, v in other.arrays.items():
-            if name in self.arrays:
-                self.arrays[name] = self.arrays[name] + v
-            else:
-                self.arrays[name] = v.copy()
+    @staticmethod
+    def summed(a: _Acc | None, b: _Acc | None) -> _Acc:
+        """A new accumulator ``a + b`` (inputs untouched; one pass per array)."""
+        a = a if a is not None else _Acc()
+        b = b if b is not None else _Acc()
+        out = _Acc()
+        for name in a.arrays.keys() | b.arrays.keys():
+            x, y = a.arrays.get(name), b.arrays.get(name)
+            out.arrays[name] = x + y if x is not None and y is not None else (
+                x if y is None else y).copy()
+        return out
 
 
 class ScoreCard:
@@ -786,14 +791,14 @@ class ScoreCard:
         out.shape = self.shape or other.shape
         out.n_scenes = self.n_scenes + other.n_scenes
         out.n_pixels = self.n_pixels + other.n_pixels
+        out._head = _Acc.summed(self._head, other._head)
+        for d in self._groups.keys() | other._groups.keys():
+            ga, gb = self._groups.get(d, {}), other._groups.get(d, {})
+            out._groups[d] = {lab: _Acc.summed(ga.get(lab), gb.get(lab))
+                              for lab in ga.keys() | gb.keys()}
+        for k in self._warm.keys() | other._warm.keys():
+            out._warm[k] = _Acc.summed(self._warm.get(k), other._warm.get(k))
         for src in (self, other):
-            out._head.merge(src._head)
-            for d, gd in src._groups.items():
-                od = out._groups.setdefault(d, {})
-                for lab, acc in gd.items():
-                    od.setdefault(lab, _Acc()).merge(acc)
-            for b, acc in src._warm.items():
-                out._warm.setdefault(b, _Acc()).merge(acc)
             for lab, m in src._blocks.items():
                 out._blocks[lab] = np.maximum(out._blocks.get(lab, m), m)
         return out

@@ -458,3 +458,15 @@ def test_card_pit_equals_kernel_pit(data):
     lo, hi = K.pit_interval_ensemble(y, xs)
     cdf = K.pit_cdf(lo, hi, np.array([0.05, 0.95])).mean(0)
     assert res["scores"]["coverage_90"]["value"] == pytest.approx(cdf[1] - cdf[0], rel=1e-9)
+
+
+def test_merge_leaves_inputs_untouched(data):
+    cfg = CardConfig(quantile_levels=LEVELS, n_boot=4, n_boot_tail=4)
+    a = _run(data, cfg, order=np.arange(0, 40), quantiles=data["q"])
+    b = _run(data, cfg, order=np.arange(40, 90), quantiles=data["q"])
+    before = pickle.dumps((a, b))
+    merged = a.merge(b)
+    merged.update(data["ref"][:2], quantiles=data["q"][:2], **{**labels(data, slice(0, 2)),
+                                                               "scene": np.array([-1, -2])})
+    assert pickle.dumps((a, b)) == before
+    assert merged.n_scenes == 92
