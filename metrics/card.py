@@ -48,10 +48,11 @@ Policies (documented decisions):
   quantiles at ``quantile_levels`` (default 32 levels ``(k - 1/2)/32``).
 * Pixels where the reference and the whole forecast column are exactly 0 contribute 0 to every
   loss and a uniform PIT; they are counted, not computed (most rain pixels are dry).
-* Groups (``group_dims`` and ``intensity_bin``) carry bootstrap CIs only when
-  ``n_boot_groups > 0`` (default 0: point values, CIs ``None``, to keep memory and time low);
-  the intensity bins use the headline replicates (they are cheap). Tail and trend metrics are
-  headline-only (blocks and warming bins are too few per group).
+* Groups of ``group_dims`` (regime, surface type) carry bootstrap CIs only when
+  ``n_boot_groups > 0`` (default 0: values with ``None`` CIs, to keep memory and merge time
+  low); the ``intensity_bin`` groups (point scores, quantile loss, CRPS) always carry CIs from
+  the headline replicates (they are cheap). Tail and trend metrics are headline-only (blocks and
+  warming bins are too few per group).
 * Tail metrics resample **blocks** (region x year) rather than scenes: block maxima are the
   independent units of extreme-value analysis, and removing scenes inside a block would bias
   the maxima low. ``n_boot_tail`` (default 1000) replicates.
