@@ -1,0 +1,32 @@
+"""The README documents every registry metric (generated table must match the registry)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _table_module():
+    spec = importlib.util.spec_from_file_location("metrics_table", ROOT / "scripts/metrics_table.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_readme_metric_table_matches_registry():
+    from metrics import REGISTRY
+
+    mod = _table_module()
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split(mod.START, 1)[1].split(mod.END, 1)[0].strip()
+    assert block == mod.table(), "run: python scripts/metrics_table.py --write"
+    for name in REGISTRY:
+        assert f"| `{name}` |" in block
+
+
+def test_readme_names_the_two_commands():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "bash scripts/quickstart.sh" in text and "bash scripts/test.sh" in text
+    assert "scripts/test.sh" in (ROOT / ".ci/run").read_text(encoding="utf-8")
