@@ -297,7 +297,11 @@ def fit_torch(baseline: str, config: Any, data_dir: str | Path, split: Any, out_
 
         seed_everything(config.seed, device)
         levels = common.QUANTILE_LEVELS
-        net = module.build_network(config, len(channels), len(levels)).to(device)
+        net = module.build_network(config, len(channels), len(levels))
+        head = getattr(net, "head", None)
+        if head is not None and hasattr(head, "init_quantiles") and not resume:
+            head.init_quantiles(marginal_quantiles(train_src, levels, seed=config.seed))
+        net = net.to(device)
         model = net
         if distributed:
             from torch.nn.parallel import DistributedDataParallel
@@ -415,6 +419,18 @@ def fit_torch(baseline: str, config: Any, data_dir: str | Path, split: Any, out_
     finally:
         if distributed and dist.is_initialized():
             dist.destroy_process_group()
+
+
+def marginal_quantiles(src: SceneSource, levels: np.ndarray, max_scenes: int = 256,
+                       seed: int = 0) -> np.ndarray:
+    """Quantiles of the (transformed) training labels over up to ``max_scenes`` scenes."""
+    rng = np.random.default_rng([seed, 7])
+    pos = np.sort(rng.choice(src.n, size=min(src.n, max_scenes), replace=False))
+    _, y = src.load(pos)
+    y = y[np.isfinite(y)]
+    if y.size == 0:
+        raise TailShiftError("the training labels are all NaN; check the dataset")
+    return np.quantile(y.astype(np.float64), levels)
 
 
 def evaluate_loss(model: Any, src: SceneSource | None, tau: Any, loss_fn: Any, device: str,

@@ -33,6 +33,19 @@ def test_head_never_crosses_and_odd_sizes_work():
     assert torch.all(out[:, 1:] >= out[:, :-1])
 
 
+def test_head_starts_from_the_climatology():
+    torch.manual_seed(0)
+    net = unet.build_network(_cfg(depth=2), 3, 5)
+    target = np.array([-6.9, -6.9, -2.0, 0.5, 4.0])
+    net.head.init_quantiles(target)
+    net.eval()
+    with torch.no_grad():
+        out = net(torch.randn(2, 3, 16, 16)).numpy()
+    np.testing.assert_allclose(np.median(out, axis=(0, 2, 3)), np.maximum.accumulate(target + [0, 1e-3, 0, 0, 0]),
+                               atol=0.6)
+    assert np.all(np.diff(out, axis=1) > 0)
+
+
 def test_width_and_depth_change_the_network():
     a = unet.n_parameters(unet.build_network(_cfg(width=4, depth=2), 13, 35))
     b = unet.n_parameters(unet.build_network(_cfg(width=8, depth=2), 13, 35))
