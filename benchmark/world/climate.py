@@ -149,12 +149,26 @@ _ALL_YEAR = tuple(range(1, 13))
 #: The five regimes of the world.
 #:
 #: Rain columns: SCIENCE.md section 3 table ("tropical ocean", "mid-latitude ocean",
-#: "land, warm season" for ``midlat_land``, "snow (liquid eq.)" for ``snow_land``).
-#: ``tropical_land`` uses the "land, warm season" row with the convective fraction raised to
-#: 0.30 and the convective median to 8 mm/h: tropical land carries the most intense convection
-#: (Zipser et al. 2006, BAMS 87, 1057) and a larger convective share than tropical ocean
-#: (Schumacher & Houze 2003, J. Appl. Meteor. 42, 1519). GPD shapes ``gpd_xi`` were tuned so
-#: that P99/P99.9 of raining pixels meet the SCIENCE.md targets (tests/world/test_rain.py).
+#: "land, warm season" for ``midlat_land`` and ``tropical_land``, "snow (liquid eq.)" for
+#: ``snow_land``). The table's targets (rain fraction, conditional mean, P99, P99.9) describe
+#: the observable reference product, i.e. the label ``grid.reference_precip`` on the 4-km output
+#: grid, which smooths the 2-km truth (beam filling: its P99.9 is ~0.5-0.6 x the fine-grid
+#: value and its rain area ~1.1-1.2 x). The fine-grid parameters are therefore *tuned so that
+#: the 4-km reference meets the section-3 targets*, starting from the table's (m, sigma) and
+#: WAR: a damped fixed-point iteration on 400 scenes per regime at ``REFERENCE_WARMING`` adjusted
+#: ``war`` (rain fraction), ``strat_m`` (conditional mean) and ``conv_m`` (P99 and P99.9), with
+#: ``conv_s`` and ``gpd_xi`` chosen on a small grid (conv_s 1.0-1.2, xi 0.1-0.35) for the
+#: best P99.9. Result (800 independent scenes per regime, reference grid, value / target):
+#: rain fraction 1.00-1.03, conditional mean 0.98-1.03, P99 1.07-1.12, P99.9 0.90-0.96
+#: (``tests/world/test_rain.py`` checks +-20 %). Compared with the table the medians are up by
+#: ~1.2-1.4 x (what the footprint averages away), WAR down by ~10-15 % (what it spreads) and
+#: the convective log-sd of the three convective regimes up to 1.2 with a generalised-Pareto
+#: shape 0.3: the footprint compresses the P99.9 / P99 ratio, so the fine-grid tail must be
+#: heavier (a shape of 0.3 is at the heavy end of the ~0-0.3 usual for rain-rate tails; a
+#: tuning choice, not a measurement). ``tropical_land`` keeps the larger convective fraction 0.30: tropical
+#: land carries the most intense convection (Zipser et al. 2006, BAMS 87, 1057) and a larger
+#: convective share than tropical ocean (Schumacher & Houze 2003, J. Appl. Meteor. 42, 1519).
+#: Stratiform / convective rank structure (which pixels get which class) is unchanged.
 #:
 #: Ancillaries: tropical freezing level 4.8 km and mid-latitude ~3 km (SCIENCE.md section 5);
 #: land skin 300 K and snow 258 K (SCIENCE.md section 5 clear-sky backgrounds); SSTs of
@@ -171,13 +185,13 @@ _ALL_YEAR = tuple(range(1, 13))
 REGIMES: dict[str, RegimeParams] = {
     "tropical_ocean": RegimeParams(
         name="tropical_ocean",
-        war=0.10,
-        strat_m=1.2,
+        war=0.089,
+        strat_m=1.56,
         strat_s=0.8,
-        conv_m=6.0,
-        conv_s=1.1,
+        conv_m=8.3,
+        conv_s=1.2,
         f_conv=0.22,
-        gpd_xi=0.20,
+        gpd_xi=0.30,
         t_skin=301.0,
         t2m=300.0,
         tcwv=50.0,
@@ -189,13 +203,13 @@ REGIMES: dict[str, RegimeParams] = {
     ),
     "midlat_ocean": RegimeParams(
         name="midlat_ocean",
-        war=0.14,
-        strat_m=0.8,
+        war=0.135,
+        strat_m=0.89,
         strat_s=0.8,
-        conv_m=3.0,
-        conv_s=0.9,
+        conv_m=3.55,
+        conv_s=1.0,
         f_conv=0.10,
-        gpd_xi=0.05,
+        gpd_xi=0.10,
         t_skin=288.0,
         t2m=287.0,
         tcwv=20.0,
@@ -207,13 +221,13 @@ REGIMES: dict[str, RegimeParams] = {
     ),
     "midlat_land": RegimeParams(
         name="midlat_land",
-        war=0.06,
-        strat_m=1.0,
+        war=0.050,
+        strat_m=1.42,
         strat_s=0.8,
-        conv_m=7.0,
-        conv_s=1.0,
+        conv_m=8.0,
+        conv_s=1.2,
         f_conv=0.25,
-        gpd_xi=0.25,
+        gpd_xi=0.30,
         t_skin=300.0,
         t2m=296.0,
         tcwv=28.0,
@@ -225,13 +239,13 @@ REGIMES: dict[str, RegimeParams] = {
     ),
     "tropical_land": RegimeParams(
         name="tropical_land",
-        war=0.06,
-        strat_m=1.0,
+        war=0.051,
+        strat_m=1.17,
         strat_s=0.8,
-        conv_m=7.0,
-        conv_s=1.0,
+        conv_m=7.1,
+        conv_s=1.2,
         f_conv=0.30,
-        gpd_xi=0.20,
+        gpd_xi=0.30,
         t_skin=303.0,
         t2m=300.0,
         tcwv=45.0,
@@ -243,13 +257,13 @@ REGIMES: dict[str, RegimeParams] = {
     ),
     "snow_land": RegimeParams(
         name="snow_land",
-        war=0.14,
-        strat_m=0.3,
+        war=0.164,
+        strat_m=0.315,
         strat_s=0.7,
-        conv_m=1.0,
-        conv_s=0.7,
+        conv_m=0.89,
+        conv_s=0.9,
         f_conv=0.10,
-        gpd_xi=0.05,
+        gpd_xi=0.10,
         t_skin=258.0,
         t2m=260.0,
         tcwv=5.0,
@@ -262,8 +276,8 @@ REGIMES: dict[str, RegimeParams] = {
 }
 assert tuple(REGIMES) == schema.REGIMES
 
-#: SCIENCE.md section 3 targets per regime for *raining* pixels (R > 0.2 mm/h) of the fine-grid
-#: truth in the present climate: rain fraction (all pixels, dry scenes included), conditional
+#: SCIENCE.md section 3 targets per regime for *raining* pixels (R > 0.2 mm/h) of the reference
+#: label on the 4-km output grid (``grid.reference_precip``) in the present climate: rain fraction (all pixels, dry scenes included), conditional
 #: mean, P99 and P99.9 (mm/h). ``tropical_land`` shares the "land, warm season" row; the
 #: snow row is in liquid equivalent.
 TARGETS: dict[str, dict[str, float]] = {

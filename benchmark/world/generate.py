@@ -60,7 +60,7 @@ from benchmark.errors import BadInputError
 from benchmark.world import climate
 
 #: Bump when any change alters generated content for a given seed.
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
 
 _STORE_INDEX = {schema.SOURCE_OBS: 0, schema.SOURCE_SIM: 1}
 

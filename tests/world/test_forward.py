@@ -159,11 +159,11 @@ def test_89v_depression_over_land_convective():
 
 
 def test_89v_depression_over_ocean_convective():
-    """20/60 K at 10/50 mm/h (SCIENCE.md) within +-10 K: rain emission at 89 GHz partly fills
-    the depression over the cold ocean, so 10 mm/h comes out ~12 K."""
+    """20/60 K at 10/50 mm/h (SCIENCE.md) within +-6 K (the ocean IWP relation is tuned to
+    them, rt.IWP_CONV_OCEAN: 18/64 K)."""
     tb = tb_at("tropical_ocean", [0, 10, 50], "89.0V", convective=True)
     dep = tb[0] - tb[1:]
-    np.testing.assert_allclose(dep, [20, 60], atol=10)
+    np.testing.assert_allclose(dep, [20, 60], atol=6)
 
 
 def test_stratiform_ice_scatters_less_than_convective():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from benchmark import schema
-from benchmark.world import climate, rain
+from benchmark.world import climate, grid, rain
 
 SHAPE = (64, 64)
 
@@ -22,15 +22,30 @@ def present():
     return {r: _batch(r, 150, climate.REFERENCE_WARMING, 3) for r in schema.REGIMES}
 
 
-# Tolerances (factors): the SCIENCE.md table values are "typical literature values to tune
-# against" (≈); the rain fraction also depends on the scene-to-scene WAR spread and the share of
-# dry scenes, and P99.9 rests on ~50 pixels per 1000 of ~60k wet pixels.
-TOL = {"rain_frac": 1.35, "cond_mean": 1.25, "p99": 1.3, "p999": 1.5}
+# Tolerances (factors) on the SCIENCE.md section 3 targets, which describe the reference label
+# on the 4-km output grid (climate.TARGETS). The regimes are tuned to meet them within ~12 %
+# (climate.REGIMES docstring); the test allows 20 % (25 % for P99.9, which rests on ~100
+# clustered pixels per regime here).
+TOL = {"rain_frac": 1.2, "cond_mean": 1.2, "p99": 1.2, "p999": 1.25}
+
+
+@pytest.fixture(scope="module")
+def present_reference():
+    """240 scenes per regime of 128 x 128 fine pixels (the quick / standard size), present
+    climate, as the 64 x 64 reference label ``grid.reference_precip``."""
+    out = {}
+    for k, regime in enumerate(schema.REGIMES):
+        rngs = [np.random.default_rng([3, k, i]) for i in range(240)]
+        r, _ = rain.rain_batch(
+            rngs, [regime] * 240, np.full(240, climate.REFERENCE_WARMING), (128, 128)
+        )
+        out[regime] = grid.reference_precip(r)
+    return out
 
 
 @pytest.mark.parametrize("regime", schema.REGIMES)
-def test_regime_statistics_match_science_targets(present, regime):
-    r, _ = present[regime]
+def test_reference_statistics_match_science_targets(present_reference, regime):
+    r = present_reference[regime]
     wet = r[r > schema.RAIN_THRESHOLD]
     got = {
         "rain_frac": (r > schema.RAIN_THRESHOLD).mean(),
@@ -41,6 +56,14 @@ def test_regime_statistics_match_science_targets(present, regime):
     for key, target in climate.TARGETS[regime].items():
         ratio = got[key] / target
         assert 1 / TOL[key] <= ratio <= TOL[key], (regime, key, got[key], target)
+
+
+def test_reference_is_smoother_than_the_fine_truth(present):
+    """Beam filling: the label's extremes are well below the fine truth's."""
+    for regime, (r, _) in present.items():
+        ref = grid.reference_precip(r)
+        wet_f, wet_r = r[r > schema.RAIN_THRESHOLD], ref[ref > schema.RAIN_THRESHOLD]
+        assert np.percentile(wet_r, 99.9) < 0.8 * np.percentile(wet_f, 99.9), regime
 
 
 def test_fields_are_physical(present):
@@ -159,8 +182,10 @@ def test_warming_scaling_is_recovered(regime):
             lo[k],
             hi[k],
         )
-    # informative: the mean's CI is narrow and the extremes scale faster than the mean
-    assert hi[0] - lo[0] < 0.015
+    # informative: the mean's CI is narrow and the extremes scale faster than the mean (0.02:
+    # the heavier convective tails tuned for the reference grid, GPD shape 0.3, widen it from
+    # ~0.012 to ~0.017 for midlat_land)
+    assert hi[0] - lo[0] < 0.02, (lo[0], hi[0])
     assert lo[1] > hi[0] and lo[2] > hi[0]
 
 
