@@ -106,10 +106,12 @@ def register(app: typer.Typer) -> None:
         force: Annotated[bool, typer.Option("--force", help="Overwrite the output.")] = False,
     ) -> None:
         """Run a model over one role of a split and write a validated prediction file."""
-        from benchmark.submission import load_model, run_predictions
+        from benchmark.submission import check_run_against, load_model, run_predictions
+        from splits import load_split
 
         s = settings(ctx)
         m = load_model(model, _sources(sources))
+        check_run_against(m, load_split(split), s.data_dir)
         with RichProgress() as prog:
             path = run_predictions(m, s.data_dir, split, role, out, batch_size=batch_size,
                                    timeout=timeout, force=force,

@@ -483,7 +483,8 @@ def run_predictions(
 
 
 # -------------------------------------------------------------------------------- submitting
-def _check_run_against(m: LoadedModel, split: Any, data_dir: str | Path) -> None:
+def check_run_against(m: LoadedModel, split: Any, data_dir: str | Path) -> None:
+    """A run may only be evaluated on the split (version) and dataset it was trained for."""
     from benchmark.io import read_manifest
 
     if m.kind != "run":
@@ -583,7 +584,7 @@ def submit(
         raise BadInputError(f"several runs in {model_spec} were trained for split(s) {dup}; submit them separately")
     # every check before any model runs
     for m, sp in plan:
-        _check_run_against(m, sp, data_dir)
+        check_run_against(m, sp, data_dir)
         bad = [s for s in m.training_sources if s not in sp.train_sources]
         if bad:
             raise BadInputError(
@@ -638,6 +639,7 @@ __all__ = [
     "ModelFailure",
     "ProgramModel",
     "check_batch",
+    "check_run_against",
     "load_model",
     "load_models",
     "run_predictions",

@@ -284,6 +284,8 @@ def test_cli_train_predict_submit(data, tmp_path):
     assert main(["--data", str(data), "predict", str(run), "--split", "temporal", "--role", "id_test",
                  "--out", str(pred)]) == 0
     assert pred.is_dir()
+    assert main(["--data", str(data), "predict", str(run), "--split", "iid", "--role", "id_test",
+                 "--out", str(tmp_path / "q.zarr")]) == 2
     assert main(["--data", str(data), "submit", str(run), "--name", "Clim CLI", "--results",
                  str(tmp_path / "res")]) == 0
     assert (tmp_path / "res" / "temporal" / "clim-cli.json").is_file()
