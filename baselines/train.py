@@ -253,6 +253,7 @@ def fit_torch(baseline: str, config: Any, data_dir: str | Path, split: Any, out_
     common.check_training_channels(split, channels)
     rank, world, local = _dist_info()
     device = resolve_device(device, local)
+    use_amp, amp_dtype = _amp(config, device)  # checked before anything is written
     distributed = world > 1
     if distributed and not dist.is_initialized():
         backend = "nccl" if device.startswith("cuda") else "gloo"
@@ -308,7 +309,6 @@ def fit_torch(baseline: str, config: Any, data_dir: str | Path, split: Any, out_
 
             model = DistributedDataParallel(net, device_ids=[device] if device.startswith("cuda") else None)
         optim = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        use_amp, amp_dtype = _amp(config, device)
         dev_type = "cuda" if device.startswith("cuda") else "cpu"
         scaler = torch.amp.GradScaler(dev_type, enabled=use_amp and amp_dtype == torch.float16)
         loss_fn = LOSSES[config.loss]
@@ -416,6 +416,13 @@ def fit_torch(baseline: str, config: Any, data_dir: str | Path, split: Any, out_
         if distributed:
             dist.barrier()
         return RunDir(out_dir)
+    except BaseException:
+        stage = staging_path(out_dir)
+        if rank == 0 and stage.is_dir() and not (stage / CHECKPOINT).is_file():
+            import shutil
+
+            shutil.rmtree(stage, ignore_errors=True)  # nothing to resume from: leave nothing
+        raise
     finally:
         if distributed and dist.is_initialized():
             dist.destroy_process_group()
