@@ -366,7 +366,8 @@ def check_batch(out: Any, batch: Any, b: int, levels_seen: np.ndarray | None) ->
         out = out.sel({schema.DIM_SCENE: ids})
     else:
         out = out.assign_coords({schema.DIM_SCENE: ids})
-    out = out.transpose(*[d for d in _PRED_DIMS[schema.VAR_QUANTILES] + (schema.DIM_MEMBER,) if d in out.dims])
+    for v in present:
+        out[v] = out[v].transpose(*_PRED_DIMS[v])
     if schema.VAR_QUANTILES in out:
         if schema.DIM_QUANTILE not in out.coords:
             raise BadInputError(f"{schema.VAR_QUANTILES} on {where} has no 'quantile' coordinate")

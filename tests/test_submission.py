@@ -82,6 +82,20 @@ def retrieval_fn():
     return fn
 
 
+class Ensemble:
+    def predict(self, inputs):
+        n, ny, nx = inputs.sizes["scene"], inputs.sizes["y"], inputs.sizes["x"]
+        rng = np.random.default_rng(int(inputs["scene"].values[0]))
+        samples = rng.gamma(0.5, 1.0, (ny, 4, nx, n)).astype("float32")  # any dim order
+        return xr.Dataset({"surface_precip_samples": (("y", "member", "x", "scene"), samples,
+                                                      {"units": "mm h-1"})},
+                          coords={"scene": inputs["scene"].values[::-1][::-1]})
+
+
+def build_samples():
+    return Ensemble()
+
+
 def not_a_model():
     return 42
 '''
@@ -136,6 +150,14 @@ def test_satrain_style_callable_is_adapted(data, model_py, tmp_path):
     out = run_predictions(m, data, "temporal", "id_test", tmp_path / "p.zarr")
     ds = xr.open_zarr(out)
     assert schema.VAR_PRECIP in ds and schema.VAR_QUANTILES not in ds
+
+
+def test_generative_samples_in_any_dim_order(data, model_py, tmp_path):
+    out = run_predictions(load_model(f"{model_py}:build_samples"), data, "temporal", "id_test",
+                          tmp_path / "s.zarr", batch_size=4)
+    v = xr.open_zarr(out)[schema.VAR_SAMPLES]
+    assert v.dims == (schema.DIM_SCENE, schema.DIM_MEMBER, schema.DIM_Y, schema.DIM_X)
+    assert v.sizes[schema.DIM_MEMBER] == 4
 
 
 def test_model_that_raises_names_the_batch(data, model_py, tmp_path):
