@@ -490,6 +490,7 @@ def _manifest(p: Preset, seed: int, stores: dict) -> dict[str, Any]:
         "fine_km": grid.FINE_KM,
         "output_km": grid.OUT_KM,
         "reference_fwhm_km": grid.REFERENCE_FWHM_KM,
+        "reference_floor_mm_h": grid.REFERENCE_FLOOR,
         "sim_blend": p.sim_blend,
         "stores": stores,
         "eras": {
