@@ -9,11 +9,13 @@ What it does, in order:
 1. resolve the split, the training sources (config ``sources`` within ``split.train_sources``)
    and the channels; per-channel normalisation from the training role only
    (:func:`benchmark.dataset.normalisation_stats`: observed scenes when the role has them);
-2. data: the training role is held in memory when smaller than ``cache_mb`` (one read), else
-   streamed in contiguous blocks of scenes, block order and scene order inside a block shuffled
-   each epoch from ``(seed, epoch)``, the next block read by a background thread while the model
-   trains on the current one (bounded memory); under DDP every rank takes its own shard and all
-   ranks run the same number of steps;
+2. data (config ``loader``): the training role is held in memory when smaller than
+   ``cache_mb`` (one read; :class:`SceneSource`), else streamed by
+   :class:`benchmark.torchdata.SceneStream` (chunk-aligned reads, bounded shuffle buffer,
+   ``num_workers`` DataLoader workers; :class:`StreamSource`); shuffling is seeded by
+   ``(seed, epoch)``; under DDP every rank takes its own shard and all ranks run the same number
+   of steps. Validation uses :class:`SceneSource` (in memory, or contiguous blocks read by a
+   background thread);
 3. AdamW, pinball loss over :data:`baselines.common.QUANTILE_LEVELS` (optionally in the GPROF-NN
    transformed space), gradient clipping, mixed precision (fp16 autocast + gradient scaling on
    CUDA, optional bf16 autocast on CPU);
@@ -184,6 +186,70 @@ class SceneSource:
                     done += 1
 
 
+class StreamSource:
+    """Training batches from :class:`benchmark.torchdata.SceneStream` (chunk-aligned reads,
+    bounded shuffle buffer, DataLoader workers), with the same interface as :class:`SceneSource`.
+
+    Used for training roles larger than ``cache_mb`` (or ``loader = "stream"``). Labels are
+    transformed here; NaN TBs become 0 (the mean). Under DDP every rank stops after
+    ``floor(rank_scenes / batch_size)`` batches (SceneStream caps ranks to equal scene counts;
+    worker partial batches can only add batches), so all ranks run the same number of steps.
+    """
+
+    def __init__(self, data_dir: Any, split: Any, channels: tuple[str, ...], sources: tuple[str, ...],
+                 stats: dict, transform: str, seed: int, num_workers: int, buffer_scenes: int,
+                 rank: int, world: int):
+        from benchmark.torchdata import SceneStream
+
+        self.transform = transform
+        self.num_workers = num_workers
+        self.world = world
+        self.stream = SceneStream(data_dir, split, "train", channels=list(channels), sources=sources,
+                                  stats=stats, shuffle=True, buffer_size=buffer_scenes, seed=seed,
+                                  rank=rank, world_size=world)
+        self.n = self.stream.n_scenes
+        self.cached = False
+
+    def warm(self) -> None:
+        """Nothing to preload (streamed)."""
+
+    def n_batches(self, batch_size: int, world: int = 1) -> int:
+        per_rank = len(self.stream)
+        if world > 1:
+            return max(1, per_rank // batch_size)
+        return math.ceil(per_rank / batch_size)
+
+    def _convert(self, item: dict) -> tuple[np.ndarray, np.ndarray]:
+        x = np.nan_to_num(item[schema.VAR_TB].numpy(), nan=0.0, posinf=0.0, neginf=0.0)
+        y = item[schema.VAR_PRECIP].numpy()
+        ok = np.isfinite(y)
+        y = np.where(ok, common.rain_transform(np.where(ok, y, 0.0), self.transform), np.nan)
+        return x.astype(np.float32), y.astype(np.float32)
+
+    def batches(self, epoch: int, batch_size: int, rank: int = 0, world: int = 1,
+                shuffle: bool = True) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        from torch.utils.data import DataLoader
+
+        self.stream.set_epoch(epoch)
+        loader = DataLoader(self.stream, batch_size=batch_size, num_workers=self.num_workers)
+        steps = self.n_batches(batch_size, world)
+        for i, item in enumerate(loader):
+            if i >= steps:
+                break
+            yield self._convert(item)
+
+    def load(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A sample of ``len(positions)`` scenes (the first ones of epoch 0), for statistics."""
+        xs, ys, got = [], [], 0
+        for x, y in self.batches(0, 16):
+            xs.append(x)
+            ys.append(y)
+            got += len(x)
+            if got >= len(positions):
+                break
+        return np.concatenate(xs)[: len(positions)], np.concatenate(ys)[: len(positions)]
+
+
 # ------------------------------------------------------------------------------ distributed
 def _dist_info() -> tuple[int, int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -279,8 +345,16 @@ def fit_torch(baseline: str, config: Any, data_dir: str | Path, split: Any, out_
         train_ds = common.load_role(data_dir, split, "train", channels=channels, sources=sources)
         if train_ds.sizes[schema.DIM_SCENE] == 0:
             raise BadInputError(f"split {split.name!r} has no training scenes in {data_dir}")
-        train_src = SceneSource(train_ds, channels, mean, std, config.transform,
-                                config.max_train_scenes, config.cache_mb, seed=config.seed)
+        train_src: SceneSource | StreamSource = SceneSource(
+            train_ds, channels, mean, std, config.transform, config.max_train_scenes,
+            config.cache_mb, seed=config.seed)
+        if config.loader == "stream" or (config.loader == "auto" and not train_src.cached):
+            stats_used = dict(stats, mean=[float(v) for v in mean], std=[float(v) for v in std],
+                              channels=list(channels))
+            train_src = StreamSource(data_dir, split, channels, sources, stats_used, config.transform,
+                                     config.seed, config.num_workers, config.buffer_scenes, rank, world)
+        elif config.loader == "memory":
+            train_src.cached = True
         val_src = None
         if "id_val" in split.roles:
             val_sources = tuple(s for s in sources if s in split.role("id_val").sources) or None
@@ -408,6 +482,7 @@ def fit_torch(baseline: str, config: Any, data_dir: str | Path, split: Any, out_
                 "epochs_run": len(history), "best_epoch": state["best_epoch"],
                 "train_scenes_per_s": float(np.median(speeds)) if speeds else None,
                 "n_train_scenes": train_src.n, "n_val_scenes": val_src.n if val_src else 0,
+                "loader": type(train_src).__name__ + (" (in memory)" if train_src.cached else ""),
                 "device": device, "world_size": world, "amp": str(amp_dtype) if use_amp else "off",
             }
             meta["extra"] = {"n_parameters": module.n_parameters(net), "history": history,

@@ -38,6 +38,7 @@ from baselines.rundir import MODEL_PT, RunDir, load_state_dict
 from benchmark import schema
 
 AMP_MODES = ("auto", "off", "bf16", "fp16")
+LOADERS = ("auto", "memory", "stream")
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,11 @@ class Config:
         Use at most this many scenes (evenly strided; 0 = all).
     cache_mb : int
         Hold the training role in memory if it is smaller than this (else stream chunks).
+    loader : str
+        ``"auto"`` (memory when it fits in ``cache_mb``, else ``"stream"``), ``"memory"``, or
+        ``"stream"`` (:class:`benchmark.torchdata.SceneStream`; ignores ``max_train_scenes``).
+    num_workers, buffer_scenes : int
+        DataLoader workers and shuffle-buffer size (scenes) of the streaming loader.
     sources : tuple[str, ...]
         Training sources; must be allowed by the split (empty = all allowed).
     seed : int
@@ -90,6 +96,9 @@ class Config:
     max_train_scenes: int = 0
     max_val_scenes: int = 0
     cache_mb: int = 2048
+    loader: str = "auto"
+    num_workers: int = 0
+    buffer_scenes: int = 256
     sources: tuple[str, ...] = ("obs",)
     seed: int = 0
 
@@ -101,11 +110,14 @@ class Config:
             common.check_positive(name, getattr(self, name))
         for name in ("lr",):
             common.check_positive(name, getattr(self, name))
-        for name in ("weight_decay", "grad_clip", "max_train_scenes", "max_val_scenes", "cache_mb"):
+        for name in ("weight_decay", "grad_clip", "max_train_scenes", "max_val_scenes", "cache_mb",
+                     "num_workers"):
             common.check_positive(name, getattr(self, name), allow_zero=True)
         common.check_choice("transform", self.transform, common.TRANSFORMS)
         common.check_choice("loss", self.loss, tuple(LOSSES))
         common.check_choice("amp", self.amp, AMP_MODES)
+        common.check_choice("loader", self.loader, LOADERS)
+        common.check_positive("buffer_scenes", self.buffer_scenes)
 
     @property
     def channel_names(self) -> tuple[str, ...]:

@@ -121,7 +121,9 @@ def test_config_fields_change_the_output(bl_data, tmp_path):
     base, _ = predict("base")
     for i, change in enumerate(({"transform": "none"}, {"channels": "drain4"}, {"lr": 0.01},
                                 {"batch_size": 2}, {"weight_decay": 0.5}, {"grad_clip": 1e-4},
-                                {"max_train_scenes": 6}, {"amp": "bf16"}, {"loss": "pinball", "seed": 2})):
+                                {"max_train_scenes": 6}, {"amp": "bf16"}, {"loader": "stream"},
+                                {"loader": "stream", "buffer_scenes": 2},
+                                {"loss": "pinball", "seed": 2})):
         other, run = predict(f"r{i}", **change)
         assert not np.allclose(other, base), change
     assert run.meta["config"]["seed"] == 2
@@ -152,13 +154,24 @@ def test_bad_inputs(bl_data, tmp_path, obs_only_split):
 
 
 @pytest.mark.slow
-def test_ddp_torchrun_two_processes(bl_data, tmp_path):
+def test_streaming_loader_is_deterministic(bl_data, tmp_path):
+    a = registry.train("unet", _cfg(loader="stream", buffer_scenes=8), bl_data, "temporal", tmp_path / "a")
+    b = registry.train("unet", _cfg(loader="stream", buffer_scenes=8), bl_data, "temporal", tmp_path / "b")
+    assert a.meta["timing"]["loader"] == "StreamSource"
+    wa, wb = _weights(a), _weights(b)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("loader", ["memory", "stream"])
+def test_ddp_torchrun_two_processes(bl_data, tmp_path, loader):
     import os
     import subprocess
     import sys
 
     cfg = tmp_path / "tiny.toml"
-    cfg.write_text('baseline = "unet"\nwidth = 4\ndepth = 2\nmax_epochs = 2\nbatch_size = 2\n')
+    cfg.write_text('baseline = "unet"\nwidth = 4\ndepth = 2\nmax_epochs = 2\nbatch_size = 2\n'
+                   + f'loader = "{loader}"\n')
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            "-m", "baselines.train", "unet", "--split", "temporal", "--data", str(bl_data),
@@ -168,4 +181,5 @@ def test_ddp_torchrun_two_processes(bl_data, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     meta = json.loads((out / "run.json").read_text())
     assert meta["timing"]["world_size"] == 2 and meta["timing"]["epochs_run"] == 2
+    assert meta["timing"]["loader"].startswith("StreamSource" if loader == "stream" else "SceneSource")
     assert (out / MODEL_PT).is_file()
