@@ -370,6 +370,8 @@ def fit_torch(baseline: str, config: Any, data_dir: str | Path, split: Any, out_
         if report:
             report("load", 1, 1, None)
 
+        if getattr(config, "threads", 0) and not device.startswith("cuda"):
+            torch.set_num_threads(config.threads)
         seed_everything(config.seed, device)
         levels = common.QUANTILE_LEVELS
         net = module.build_network(config, len(channels), len(levels))

@@ -74,6 +74,10 @@ class Config:
         ``"stream"`` (:class:`benchmark.torchdata.SceneStream`; ignores ``max_train_scenes``).
     num_workers, buffer_scenes : int
         DataLoader workers and shuffle-buffer size (scenes) of the streaming loader.
+    threads : int
+        ``torch.set_num_threads`` for training on CPU (0 = torch's default, one per core). On a
+        machine shared with other CPU-bound jobs use 1: intra-op threads that wait for a
+        descheduled sibling made epochs 10-50x slower in our measurements.
     sources : tuple[str, ...]
         Training sources; must be allowed by the split (empty = all allowed).
     seed : int
@@ -99,6 +103,7 @@ class Config:
     loader: str = "auto"
     num_workers: int = 0
     buffer_scenes: int = 256
+    threads: int = 0
     sources: tuple[str, ...] = ("obs",)
     seed: int = 0
 
@@ -111,7 +116,7 @@ class Config:
         for name in ("lr",):
             common.check_positive(name, getattr(self, name))
         for name in ("weight_decay", "grad_clip", "max_train_scenes", "max_val_scenes", "cache_mb",
-                     "num_workers"):
+                     "num_workers", "threads"):
             common.check_positive(name, getattr(self, name), allow_zero=True)
         common.check_choice("transform", self.transform, common.TRANSFORMS)
         common.check_choice("loss", self.loss, tuple(LOSSES))

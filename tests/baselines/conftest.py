@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 #: Tiny U-Net settings shared by the tests (width 4, depth 2, 1 epoch).
-TINY_UNET = {"width": 4, "depth": 2, "max_epochs": 1, "batch_size": 4, "patience": 1}
+TINY_UNET = {"width": 4, "depth": 2, "max_epochs": 1, "batch_size": 4, "patience": 1, "threads": 1}
 
 
 @pytest.fixture(scope="session")

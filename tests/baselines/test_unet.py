@@ -60,6 +60,7 @@ def test_run_metadata_and_predict(unet_run, bl_data):
     assert len(meta["quantile_levels"]) == len(common.QUANTILE_LEVELS)
     assert meta["normalisation"]["sources"] == ["obs"] and len(meta["normalisation"]["mean"]) == 13
     assert meta["timing"]["epochs_run"] == 1 and meta["timing"]["train_scenes_per_s"] > 0
+    assert meta["config"]["threads"] == 1 and torch.get_num_threads() == 1
     assert meta["dataset"]["checksum"]
     assert not (unet_run.path / "checkpoint.pt").exists()
     state = load_state_dict(unet_run.file(MODEL_PT))
