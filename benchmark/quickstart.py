@@ -88,25 +88,33 @@ def summary_rows(results: Sequence[Path]) -> list[dict]:
     return rows
 
 
+#: Columns of the terminal summary: (header, metric, role). Kept to what fits 80 columns.
+SUMMARY_COLUMNS = (
+    ("CRPS ID", "crps", "id_test"),
+    ("CRPS OOD", "crps", "ood_test"),
+    ("twCRPS10 OOD", "twcrps_10", "ood_test"),
+    ("SEDI99 OOD", "sedi_p99", "ood_test"),
+    ("ΔP99.9 %/K OOD", "scaling_error_p999", "ood_test"),
+)
+
+
 def print_summary(rows: list[dict], console) -> None:
-    """Render :func:`summary_rows` as a rich table (ID / OOD per headline metric)."""
+    """Render :func:`summary_rows` as a compact rich table (one row per split and model)."""
     from rich.table import Table
 
-    table = Table(title="Quickstart results (quick world; ID = id_test, OOD = ood_test)")
-    table.add_column("split")
-    table.add_column("model")
-    for metric in SUMMARY_METRICS:
-        table.add_column(f"{metric}\nID", justify="right")
-        table.add_column(f"{metric}\nOOD", justify="right")
+    table = Table(title="Quickstart results (quick world)", title_justify="left")
+    table.add_column("split", no_wrap=True)
+    table.add_column("model", no_wrap=True)
+    for header, _, _ in SUMMARY_COLUMNS:
+        table.add_column(header, justify="right")
 
     def fmt(v):
         return "—" if v is None else f"{v:.3g}"
 
     for row in rows:
-        cells = [row["split"], row["name"]]
-        for metric in SUMMARY_METRICS:
-            cells += [fmt(row[f"{metric}:id_test"]), fmt(row[f"{metric}:ood_test"])]
-        table.add_row(*cells)
+        name = row["name"].removesuffix(" (quick)")
+        cells = [fmt(row.get(f"{metric}:{role}")) for _, metric, role in SUMMARY_COLUMNS]
+        table.add_row(row["split"], name, *cells)
     console.print(table)
 
 
@@ -208,6 +216,9 @@ def register(app: typer.Typer) -> None:
             list[str] | None, typer.Option("--baseline", help="Baseline(s) to train (repeatable).")
         ] = None,
         seed: Annotated[int, typer.Option("--seed", help="World seed.")] = 0,
+        preset: Annotated[
+            str, typer.Option("--preset", help="World preset (quick; tiny for smoke tests).")
+        ] = "quick",
     ) -> None:
         """Offline end-to-end run: quick world, card, fast baselines, scores, leaderboard site."""
         from benchmark.cli_common import settings
@@ -218,4 +229,5 @@ def register(app: typer.Typer) -> None:
             splits=tuple(split or DEFAULT_SPLITS),
             baselines=tuple(baseline or DEFAULT_BASELINES),
             seed=seed,
+            preset=preset,
         )

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Reference results on the standard world: generate it if needed, train each baseline on each
+# split with the committed configs, submit, and write leaderboard/results/<split>/<name>.json.
+#   SPLITS="temporal regime" DATA=data/standard bash scripts/reproduce.sh
+# Budget configs (README "Reference results"): climatology.toml, gbm.toml, bayesian_quick.toml,
+# unet_budget.toml. Runs go to runs/reference/<baseline>-<split>.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-data/standard}
+SPLITS=${SPLITS:-temporal}
+TS=.venv/bin/tailshift
+[ -f "$DATA/manifest.json" ] || $TS data generate --preset standard --out "$DATA"
+declare -A CONFIG=(
+  [climatology]=climatology.toml [gbm]=gbm.toml [bayesian]=bayesian_quick.toml [unet]=unet_budget.toml
+)
+declare -A NAME=(
+  [climatology]="Climatology" [gbm]="Gradient boosting" [bayesian]="Bayesian database (budget)"
+  [unet]="Quantile U-Net (budget)"
+)
+for split in $SPLITS; do
+  for b in climatology bayesian gbm unet; do
+    run=runs/reference/$b-$split
+    start=$(date +%s)
+    $TS --data "$DATA" train "$b" --split "$split" --config "baselines/configs/${CONFIG[$b]}" \
+      --out "$run" --force
+    mid=$(date +%s)
+    $TS --data "$DATA" submit "$run" --name "${NAME[$b]}" --results leaderboard/results --force \
+      --description "reference baseline $b (config ${CONFIG[$b]}); train $((mid - start)) s"
+    echo "$split $b train_s=$((mid - start)) submit_s=$(( $(date +%s) - mid ))" | tee -a runs/reference/timings.txt
+  done
+done
+$TS leaderboard build --results leaderboard/results --out leaderboard/site
