@@ -32,8 +32,18 @@ selections. Omitted conditions do not restrict.
 kept if ``lo <= u < hi``. Python's ``hash()`` is salted per process and is never used. Because the
 hash depends only on the id, ``fraction = [0.0, 0.7]`` picks the same scenes in every split.
 
-``record_breaking``: the scene maximum of ``surface_precip`` is strictly above the largest scene
-maximum among the ``train`` role's scenes of the same ``regime`` (all train sources). A regime with
+``record_breaking``: the scene maximum of ``surface_precip`` is strictly above the *record* of its
+``regime``: by default the largest scene maximum among the ``train`` role's scenes of that regime
+(all train sources). An optional split-level table changes what the record is::
+
+    [record]
+    quantile = 0.99        # the record is this quantile of the train scene maxima (1 = the max)
+    sources = ["obs"]      # only these train sources define it (default: all train sources)
+
+A quantile below 1 makes the predicate "beyond the training climate's 1-in-1/(1-q)-scene
+maximum": with ~2 000 training scenes per regime, the strict maximum is broken by only a handful
+of future scenes (too few to score), while the P99 of scene maxima is a rare event of the training
+climate that warming makes several times more frequent (decision, README "Splits"). A regime with
 no training scene has no record, and none of its scenes counts as record-breaking. It needs the
 data, so :func:`role_mask` takes a ``scene_max`` callable; the train role itself cannot use it.
 
@@ -74,7 +84,8 @@ from benchmark.errors import BadInputError
 #: Folder holding the shipped split files.
 SPLITS_DIR = Path(__file__).resolve().parent
 
-_TOP_KEYS = {"name", "description", "train_sources", "roles"}
+_TOP_KEYS = {"name", "description", "train_sources", "roles", "record"}
+_RECORD_KEYS = {"quantile", "sources"}
 _ROLE_KEYS = {"description", "channels", "select"}
 _SELECTION_KEYS = {"source", "years", "regimes", "warming", "era", "fraction", "record_breaking"}
 _ERAS = (schema.ERA_OBSERVED, schema.ERA_FUTURE)
@@ -174,6 +185,8 @@ class Split:
     train_sources: tuple[str, ...]
     description: str = ""
     path: Path | None = None
+    record_quantile: float = 1.0
+    record_sources: tuple[str, ...] | None = None
 
     def role(self, role: str) -> RoleSpec:
         """The :class:`RoleSpec` of ``role``; BadInputError naming the defined roles if absent."""
@@ -380,6 +393,7 @@ def _parse(doc: dict, path: Path, digest: str) -> Split:
 
     _check_train(roles["train"], train_sources, path)
     _check_static_overlap(roles, path)
+    record_quantile, record_sources = _parse_record(doc.get("record"), train_sources, path)
     return Split(
         name=name,
         hash=digest,
@@ -387,7 +401,35 @@ def _parse(doc: dict, path: Path, digest: str) -> Split:
         train_sources=train_sources,
         description=str(description),
         path=path,
+        record_quantile=record_quantile,
+        record_sources=record_sources,
     )
+
+
+def _parse_record(
+    obj: Any, train_sources: tuple[str, ...], path: Path
+) -> tuple[float, tuple[str, ...] | None]:
+    """The optional ``[record]`` table: (quantile in (0, 1], sources or None)."""
+    if obj is None:
+        return 1.0, None
+    obj = _check_keys(obj, _RECORD_KEYS, path, "record")
+    q = obj.get("quantile", 1.0)
+    if isinstance(q, bool) or not isinstance(q, int | float) or not 0.0 < q <= 1.0:
+        raise BadInputError(_where(path, f"record.quantile must be in (0, 1], got {q!r}"))
+    sources = obj.get("sources")
+    if sources is not None:
+        if not isinstance(sources, list) or not sources or any(
+            x not in train_sources for x in sources
+        ):
+            raise BadInputError(
+                _where(
+                    path,
+                    "record.sources must be a non-empty subset of train_sources "
+                    + f"{list(train_sources)}, got {sources!r}",
+                )
+            )
+        sources = tuple(x for x in schema.SOURCES if x in sources)
+    return float(q), sources
 
 
 def _check_train(train: RoleSpec, train_sources: tuple[str, ...], path: Path) -> None:
@@ -555,6 +597,9 @@ def _selection_mask(split: Split, sel: Selection, ctx: _Context) -> np.ndarray:
 def _record_mask(split: Split, candidates: np.ndarray, ctx: _Context) -> np.ndarray:
     """Candidates whose scene max exceeds the train record of their regime (see module doc)."""
     train = _role_mask(split, "train", ctx)
+    if split.record_sources is not None:
+        source = _coord(ctx.coords, schema.COORD_SOURCE).astype(str)
+        train = train & np.isin(source, split.record_sources)
     regime = _coord(ctx.coords, schema.COORD_REGIME).astype(str)
     out = np.zeros(candidates.shape, dtype=bool)
     cand_idx = np.flatnonzero(candidates)
@@ -564,7 +609,11 @@ def _record_mask(split: Split, candidates: np.ndarray, ctx: _Context) -> np.ndar
         tr = np.flatnonzero(train & (regime == reg))
         if tr.size == 0:
             continue  # no record in this regime: nothing is record-breaking
-        record = np.nanmax(ctx.get_max(tr))
+        maxima = ctx.get_max(tr)
+        if split.record_quantile >= 1.0:
+            record = np.nanmax(maxima)
+        else:
+            record = np.nanquantile(maxima, split.record_quantile)
         idx = cand_idx[regime[cand_idx] == reg]
         out[idx] = ctx.get_max(idx) > record
     return out

@@ -208,18 +208,37 @@ def test_select_role_sources_and_channels(fake_data, tmp_path):
         select_role(fake_data, "iid", "ood_test")
 
 
-def test_record_breaking_on_data(fake_data):
-    view = SplitView(fake_data, "extremes")
-    train = select_role(fake_data, view.split, "train", view=view)
-    tmax = train[schema.VAR_PRECIP].max(("y", "x")).compute()
-    record = {r: float(tmax.where(train[schema.COORD_REGIME] == r).max()) for r in schema.REGIMES}
+def _records(train, quantile, sources):
+    """Reference records per regime: ``quantile`` of train scene maxima from ``sources``."""
+    keep = np.isin(train[schema.COORD_SOURCE].values.astype(str), sources)
+    tmax = train[schema.VAR_PRECIP].max(("y", "x")).values[keep]
+    regimes = train[schema.COORD_REGIME].values.astype(str)[keep]
+    return {r: float(np.quantile(tmax[regimes == r], quantile)) for r in np.unique(regimes)}
+
+
+@pytest.mark.parametrize("variant", ["split_file", "strict_max_all_sources"])
+def test_record_breaking_on_data(fake_data, tmp_path, variant):
+    split = load_split("extremes")
+    quantile, sources = split.record_quantile, split.record_sources
+    assert (quantile, sources) == (0.95, ("obs",))
+    if variant == "strict_max_all_sources":  # no [record] table: the strict maximum, all sources
+        text = split.path.read_text().replace('[record]\nquantile = 0.95\nsources = ["obs"]\n', "")
+        path = tmp_path / "strict.toml"
+        path.write_text(text)
+        split = load_split(path)
+        quantile, sources = 1.0, ("obs", "sim")
+        assert (split.record_quantile, split.record_sources) == (1.0, None)
+    view = SplitView(fake_data, split)
+    train = select_role(fake_data, view.split, "train", view=view).compute()
+    record = _records(train, quantile, sources)
     n = 0
-    for role in ("ood_val", "ood_test"):
+    for role in ("id_test", "ood_val", "ood_test"):
         ds = select_role(fake_data, view.split, role, view=view)
         smax = ds[schema.VAR_PRECIP].max(("y", "x")).values
         for m, r in zip(smax, ds[schema.COORD_REGIME].values, strict=True):
             assert m > record[str(r)]
-        n += ds.sizes["scene"]
+        if role != "id_test":
+            n += ds.sizes["scene"]
     assert n > 0
     # and every future observed scene left out is not record-breaking
     obs = open_dataset(fake_data, "obs")
@@ -229,6 +248,16 @@ def test_record_breaking_on_data(fake_data):
         [m > record[str(r)] for m, r in zip(fmax, fut[schema.COORD_REGIME].values, strict=True)]
     )
     assert breaks.sum() == n
+
+
+def test_record_table_is_checked(tmp_path):
+    base = load_split("extremes").path.read_text()
+    for bad, word in (("quantile = 1.5", "record.quantile"), ('sources = ["era5"]', "record.sources")):
+        text = base.replace("quantile = 0.95" if "quantile" in bad else 'sources = ["obs"]', bad)
+        path = tmp_path / "bad.toml"
+        path.write_text(text)
+        with pytest.raises(BadInputError, match=word):
+            load_split(path)
 
 
 def test_held_back_era_checked_on_data(data):
