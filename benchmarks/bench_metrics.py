@@ -20,6 +20,7 @@ figures printed by the side-by-side and memory tests).
 
 from __future__ import annotations
 
+import time
 import tracemalloc
 
 import numpy as np
@@ -153,12 +154,18 @@ def test_peak_memory_1x_vs_8x(benchmark):
     """Streams 8 chunks (8x the scenes) through one card; peak memory must stay ~1x."""
     d = make_scenes(n=64, size=64, seed=2)  # one chunk: 262k pixels x 32 quantiles
     d["q"] = _forecast(d["ref"])
-    p1, p2 = _peak(1, d), _peak(2, d)
+    t0 = time.perf_counter()
+    p1 = _peak(1, d)
+    t1 = time.perf_counter() - t0
+    p2 = _peak(2, d)
+    t0 = time.perf_counter()
     p8 = benchmark.pedantic(_peak, args=(8, d), rounds=1, iterations=1)
+    t8 = time.perf_counter() - t0
     for k, v in (("1x", p1), ("2x", p2), ("8x", p8)):
         benchmark.extra_info[f"peak_{k}_MiB"] = v / 2**20
+    benchmark.extra_info["seconds_1x"], benchmark.extra_info["seconds_8x"] = t1, t8
     print(f"\npeak traced memory: 1x {p1 / 2**20:.1f} MiB, 2x {p2 / 2**20:.1f} MiB, " +
-          f"8x {p8 / 2**20:.1f} MiB")
+          f"8x {p8 / 2**20:.1f} MiB; time (traced) 1x {t1:.2f} s, 8x {t8:.2f} s")
     # from the 2nd chunk on, the accumulators and one chunk's increments coexist; after that
     # nothing grows with the number of scenes
     assert p8 < 1.05 * p2
