@@ -227,12 +227,10 @@ def train(config: Config, data_dir, split, out_dir, device: str = "cpu",
     """Fit on the training role of ``split`` and write the run directory (``device`` unused)."""
     from baselines.registry import fit_and_save
 
-    split = common.resolve_split(split)
-    sources = common.training_sources(tuple(config.sources), split)
     return fit_and_save(
         Config.BASELINE, config, data_dir, split, out_dir,
-        lambda ds, prog: fit(config, ds, prog, sources), channels=(), progress=progress,
-        force=force,
+        lambda ds, prog, sources: fit(config, ds, prog, sources), channels=(),
+        progress=progress, force=force,
     )
 
 

@@ -327,11 +327,11 @@ def train(config: Config, data_dir, split, out_dir, device: str = "cpu",
     """Fit on the training role of ``split`` and write the run directory."""
     from baselines.registry import fit_and_save
 
-    split = common.resolve_split(split)
-    sources = common.training_sources(tuple(config.sources), split)
-    return fit_and_save(Config.BASELINE, config, data_dir, split, out_dir,
-                        lambda ds, prog: fit(config, ds, prog, sources),
-                        channels=config.channel_names, progress=progress, force=force)
+    return fit_and_save(
+        Config.BASELINE, config, data_dir, split, out_dir,
+        lambda ds, prog, sources: fit(config, ds, prog, sources), channels=config.channel_names,
+        progress=progress, force=force,
+    )
 
 
 def load(run: RunDir) -> GBMModel:

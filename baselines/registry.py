@@ -144,7 +144,7 @@ def fit_and_save(
     data_dir: str | Path,
     split: Any,
     out_dir: str | Path,
-    fit: Callable[[Any, Any], Any],
+    fit: Callable[[Any, Any, tuple[str, ...]], Any],
     channels: tuple[str, ...],
     progress: common.ProgressFn | None = None,
     force: bool = False,
@@ -152,7 +152,7 @@ def fit_and_save(
     """Shared ``train`` of the non-iterative baselines (climatology, bayesian, gbm).
 
     Resolves the split and the training sources, opens the training role lazily, calls
-    ``fit(train_ds, progress) -> model`` and writes ``model.save(stage)`` plus ``run.json``
+    ``fit(train_ds, progress, sources) -> model`` and writes ``model.save(stage)`` plus ``run.json``
     atomically.
     """
     split = common.resolve_split(split)
@@ -165,7 +165,7 @@ def fit_and_save(
         ds = common.load_role(data_dir, split, "train", channels=channels or None, sources=sources)
         if progress:
             progress("fit", 0, 1, None)
-        model = fit(ds, progress)
+        model = fit(ds, progress, sources)
         if progress:
             progress("fit", 1, 1, None)
         model.save(stage)
