@@ -700,7 +700,8 @@ def score_role(
     metrics: Sequence[str] | None = None,
     config: Any = None,
     progress: Progress | None = None,
-) -> dict:
+    return_statistics: bool = False,
+) -> dict | tuple[dict, BlockResult]:
     """Validate and score one prediction file against a split role.
 
     Parameters
@@ -719,10 +720,15 @@ def score_role(
     chunk : int
         Scenes per block.
 
+    return_statistics : bool
+        Also return the merged, unfinalised statistics (:class:`BlockResult`), so that roles can
+        be combined afterwards (``tailshift submit`` writes ``schema.ROLE_ALL_TEST``).
+
     Returns
     -------
     dict
-        The role block of a result file (see :func:`evaluate`) with ``channels`` of the role.
+        The role block of a result file (see :func:`evaluate`) with ``channels`` of the role;
+        ``(block, statistics)`` with ``return_statistics``.
     """
     from benchmark.predictions import load_predictions
 
@@ -744,7 +750,8 @@ def score_role(
         merged = _run_distributed(tasks, cfg, scheduler, progress)
     else:
         merged = _run_local(tasks, cfg, progress)
-    return finalize(merged, channels=list(ref.attrs.get("channels", [])))
+    block = finalize(merged, channels=list(ref.attrs.get("channels", [])))
+    return (block, merged) if return_statistics else block
 
 
 def _open_normalized(pred_path, ref_ids):

@@ -19,7 +19,9 @@ Format, ``schema_version`` 1 (all floats are JSON numbers or ``null`` for undefi
                                "higher_is_better": bool | null,   # null: closer to target wins
                                "target": float | null}},
       "roles": {
-        "<role>": {                       # "id_test", "ood_test" (and val roles if scored)
+        "<role>": {                       # "id_test", "ood_test" (and val roles if scored);
+                                          # "all_test": both test roles scored together
+                                          # (written by submit; trends over all warming)
           "n_scenes": int, "n_pixels": int, "channels": [str, ...],
           "scores": {"<metric>": {"value": float | bool | null,
                                   "ci_low": float | null, "ci_high": float | null}},

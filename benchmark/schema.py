@@ -87,6 +87,10 @@ FUTURE_ERA = (2026, 2100)
 
 ROLES = ("train", "id_val", "id_test", "ood_val", "ood_test")
 EVAL_ROLES = ("id_test", "ood_test")
+#: Result-only role: id_test and ood_test scored together from their merged statistics. Trend
+#: metrics need a wide warming range; within one role it is narrow (temporal split: ID
+#: 0.7-1.4 K, OOD 2.0-2.8 K), so their per-role CIs are wide. Written by ``tailshift submit``.
+ROLE_ALL_TEST = "all_test"
 
 # --- store layout ---------------------------------------------------------------------------
 OBS_STORE = "obs.zarr"

@@ -510,6 +510,24 @@ def check_run_against(m: LoadedModel, split: Any, data_dir: str | Path) -> None:
         )
 
 
+def combine_test_roles(blocks: dict, stats: dict) -> dict | None:
+    """The ``all_test`` block: id_test and ood_test scored together from merged statistics.
+
+    Trend metrics regress on warming, and each test role alone spans a narrow warming range;
+    their union spans the whole record (e.g. 1998-2100 in the temporal split). Returns ``None``
+    unless both roles were scored with the same channels (the sensor split's roles differ).
+    """
+    from benchmark.evaluate import finalize
+
+    roles = schema.EVAL_ROLES
+    if not all(r in stats for r in roles):
+        return None
+    channels = [blocks[r]["channels"] for r in roles]
+    if channels[0] != channels[1]:
+        return None
+    return finalize(stats[roles[0]].merge(stats[roles[1]]), channels=channels[0])
+
+
 def submit(
     model_spec: str | Path,
     name: str,
@@ -606,10 +624,16 @@ def submit(
                     m.model, data_dir, sp, role, scratch / f"{sp.name}-{role}.zarr",
                     batch_size=batch_size, timeout=timeout, progress=progress,
                 )
-            blocks = {}
+            blocks, stats = {}, {}
             for role, path in preds.items():
                 prog = (lambda d, t, r=role: progress(f"score {r}", d, t)) if progress else None
-                blocks[role] = score_role(path, data_dir, sp, role, scheduler=scheduler, progress=prog)
+                blocks[role], stats[role] = score_role(
+                    path, data_dir, sp, role, scheduler=scheduler, progress=prog,
+                    return_statistics=True,
+                )
+            combined = combine_test_roles(blocks, stats)
+            if combined is not None:
+                blocks[schema.ROLE_ALL_TEST] = combined
             result = build_result(
                 name=name, model=str(m.spec),
                 description=description if description is not None else m.description,

@@ -97,8 +97,11 @@ RANK_RULE = ("by OOD-test CRPS (lower is better); =k marks a shared rank: rank =
              "of submissions whose 95% CI is entirely better, so overlapping CIs tie.")
 #: Column groups of the index table: the two evaluation roles and the gap.
 #: OOD first: the ranking uses it and it is what the benchmark is about.
+#: "all_test" (both test roles scored together, written by ``tailshift submit``) is where the
+#: trend columns are most trustworthy: it spans the whole warming range of the split.
 GROUPS = ({"key": "ood_test", "label": "OOD test"}, {"key": "id_test", "label": "ID test"},
-          {"key": "gap", "label": "Gap (OOD − ID)"})
+          {"key": "gap", "label": "Gap (OOD − ID)"},
+          {"key": "all_test", "label": "All test (ID ∪ OOD)"})
 #: File that marks a directory as a site written by this builder (safe to replace on rebuild).
 SITE_MARKER = ".tailshift-leaderboard"
 GENERATOR = "tailshift leaderboard v1"

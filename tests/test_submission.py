@@ -251,7 +251,14 @@ def test_submit_run_writes_all_roles(data, clim_run, tmp_path):
     paths = submit(clim_run.path, "Clim ref", data_dir=data, results_dir=tmp_path / "res")
     assert [p.name for p in paths] == ["clim-ref.json"]
     res = json.loads(paths[0].read_text())
-    assert set(res["roles"]) == {"id_test", "ood_test"}
+    assert set(res["roles"]) == {"id_test", "ood_test", "all_test"}
+    # all_test = both test roles scored together: scene counts add, warming spans both roles
+    roles = res["roles"]
+    assert roles["all_test"]["n_scenes"] == roles["id_test"]["n_scenes"] + roles["ood_test"]["n_scenes"]
+    assert roles["all_test"]["n_pixels"] == roles["id_test"]["n_pixels"] + roles["ood_test"]["n_pixels"]
+    for m in ("crps", "mae"):  # pixel means: the pooled value lies between the two roles'
+        lo, hi = sorted(roles[r]["scores"][m]["value"] for r in ("id_test", "ood_test"))
+        assert lo - 1e-12 <= roles["all_test"]["scores"][m]["value"] <= hi + 1e-12
     sub = res["submission"]
     assert sub["baseline"] == "climatology" and sub["training_sources"] == ["obs"]
     assert res["split"]["name"] == "temporal"
@@ -312,3 +319,15 @@ def test_cli_train_predict_submit(data, tmp_path):
                  str(tmp_path / "res")]) == 0
     assert (tmp_path / "res" / "temporal" / "clim-cli.json").is_file()
     assert load_models(run)[0].splits == ("temporal",)
+
+
+def test_combine_test_roles_needs_both_roles_with_the_same_channels():
+    from benchmark.submission import combine_test_roles
+
+    class Stats:
+        def merge(self, other):
+            raise AssertionError("must not merge")
+
+    blocks = {"id_test": {"channels": ["a", "b"]}, "ood_test": {"channels": ["a"]}}
+    assert combine_test_roles(blocks, {"id_test": Stats(), "ood_test": Stats()}) is None
+    assert combine_test_roles({"id_test": blocks["id_test"]}, {"id_test": Stats()}) is None
