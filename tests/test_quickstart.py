@@ -20,7 +20,7 @@ def test_quickstart_runs_end_to_end_and_reuses_the_world(tmp_path, capsys):
     assert index.is_file() and str(index.resolve()) in out.replace("\n", "")
     assert "Quickstart results" in out and "climatology" in out
     result = json.loads((work / "results" / "temporal" / "climatology-quick.json").read_text())
-    assert set(result["roles"]) == {"id_test", "ood_test"}
+    assert set(result["roles"]) == {"id_test", "ood_test", "all_test"}
     assert (data / "card").is_dir()
     # second run reuses the dataset instead of regenerating it
     checksum = json.loads((data / "manifest.json").read_text())["dataset_checksum"]
