@@ -332,17 +332,28 @@ def channel_stats(ds: Any, channels: tuple[str, ...], max_scenes: int = 512, see
     return mean.astype(np.float32), np.maximum(std, 0.1).astype(np.float32)
 
 
+def _floor(x: np.ndarray, floor: float) -> np.ndarray:
+    x[~(x >= floor)] = 0.0
+    return x
+
+
 def to_predictions(inputs: Any, quantiles: np.ndarray, levels: np.ndarray | None = None):
     """The predictions Dataset (DESIGN.md "Predictions") of one batch.
 
-    ``quantiles`` is ``(scene, quantile, y, x)`` in mm/h; it is clipped at 0 and made
-    non-decreasing along the level axis (a no-op for monotone heads). The point estimate
-    ``surface_precip`` is the predictive mean (:func:`point_estimate`).
+    ``quantiles`` is ``(scene, quantile, y, x)`` in mm/h; values below the reference label's
+    floor (:data:`benchmark.world.grid.REFERENCE_FLOOR`, 0.01 mm/h: the label is exactly 0
+    below it) are set to 0, so a model can put probability mass on "dry" (a log-space head never
+    reaches 0 by itself, which made dry pixels fall outside every predictive interval); then the
+    levels are made non-decreasing (a no-op for monotone heads). The point estimate
+    ``surface_precip`` is the predictive mean (:func:`point_estimate`), floored the same way.
     """
     import xarray as xr
 
+    from benchmark.world.grid import REFERENCE_FLOOR
+
     levels = QUANTILE_LEVELS if levels is None else np.asarray(levels)
-    q = np.maximum(np.asarray(quantiles, dtype=np.float32), 0.0)
+    q = np.asarray(quantiles, dtype=np.float32).copy()
+    q[~(q >= REFERENCE_FLOOR)] = 0.0
     q = np.maximum.accumulate(q, axis=1)
     dims = (schema.DIM_SCENE, schema.DIM_QUANTILE, schema.DIM_Y, schema.DIM_X)
     data = {
@@ -351,7 +362,7 @@ def to_predictions(inputs: Any, quantiles: np.ndarray, levels: np.ndarray | None
     if len(levels) == len(QUANTILE_LEVELS) and np.allclose(levels, QUANTILE_LEVELS):
         data[schema.VAR_PRECIP] = (
             (schema.DIM_SCENE, schema.DIM_Y, schema.DIM_X),
-            point_estimate(q).astype(np.float32),
+            _floor(point_estimate(q).astype(np.float32), REFERENCE_FLOOR),
             {"units": schema.UNITS_PRECIP},
         )
     return xr.Dataset(

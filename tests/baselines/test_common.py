@@ -117,3 +117,23 @@ def test_training_sources_checked_against_split(obs_only_split):
     assert common.training_sources((), split) == ("obs",)
     with pytest.raises(BadInputError, match="allows training on"):
         common.training_sources(("obs", "sim"), split)
+
+
+def test_to_predictions_floors_below_the_label_floor_and_stays_monotone():
+    import numpy as np
+    import xarray as xr
+
+    from baselines.common import QUANTILE_LEVELS, to_predictions
+    from benchmark import schema
+    from benchmark.world.grid import REFERENCE_FLOOR
+
+    n_q = len(QUANTILE_LEVELS)
+    q = np.tile(np.linspace(1e-4, 5.0, n_q, dtype=np.float32)[None, :, None, None], (2, 1, 3, 3))
+    q[0, :, 0, 0] = 1e-3  # a log-space head's "dry": tiny but positive at every level
+    inputs = xr.Dataset(coords={schema.DIM_SCENE: [10, 11]})
+    out = to_predictions(inputs, q)
+    qq = out[schema.VAR_QUANTILES].values
+    assert np.all(qq[0, :, 0, 0] == 0.0) and out[schema.VAR_PRECIP].values[0, 0, 0] == 0.0
+    assert np.all((qq == 0) | (qq >= REFERENCE_FLOOR))
+    assert np.all(np.diff(qq, axis=1) >= 0)
+    assert qq[1, -1, 2, 2] == np.float32(5.0)
