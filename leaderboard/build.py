@@ -21,7 +21,8 @@ Ranking
     score that covers the whole predictive distribution. Rank of submission *i* =
     1 + the number of submissions whose 95% CI lies entirely on the better side of *i*'s CI. So
     submissions whose CIs overlap share a rank, shown as ``=k``. A submission without an OOD CRPS
-    is unranked (``—``) and listed last. A missing CI is treated as the point value.
+    is unranked (``—``) and listed last. A missing CI is treated as the point value. A split
+    without any OOD-test score (``iid``) is ranked by ID-test CRPS instead.
 Directions
     Taken from the ``metrics`` section of the result files (``higher_is_better``, ``target``);
     where a file does not describe a headline metric, :data:`DEFAULT_SPECS` (issue 5) is used.
@@ -92,6 +93,8 @@ DEFAULT_SPECS = {
                        "family": "spatial", "description": "effective resolution"},
 }
 RANK_ROLE = "ood_test"
+#: Fallback for splits without an OOD role (``iid``): rank by ID-test CRPS there.
+RANK_ROLE_FALLBACK = "id_test"
 RANK_METRIC = "crps"
 RANK_RULE = ("by OOD-test CRPS (lower is better); =k marks a shared rank: rank = 1 + the number " +
              "of submissions whose 95% CI is entirely better, so overlapping CIs tie.")
@@ -291,7 +294,10 @@ def _split_views(loaded: list[LoadedResult]) -> list[dict]:
         for m in HEADLINE:  # keep a description when the file left it empty
             if not specs[m].get("description"):
                 specs[m] = {**specs[m], "description": DEFAULT_SPECS[m]["description"]}
-        rank_scores = [_score_of(r.data, RANK_ROLE, RANK_METRIC) for r in results]
+        rank_role = RANK_ROLE
+        if all(_score_of(r.data, RANK_ROLE, RANK_METRIC) is None for r in results):
+            rank_role = RANK_ROLE_FALLBACK  # e.g. the iid split has no OOD role
+        rank_scores = [_score_of(r.data, rank_role, RANK_METRIC) for r in results]
         ranks = rank_with_ties(rank_scores, _spec(specs, RANK_METRIC))
         order = sorted(range(len(results)), key=lambda i: (
             ranks[i] is None, ranks[i] or 0,

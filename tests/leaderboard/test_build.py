@@ -408,3 +408,13 @@ def test_point_only_examples_without_q99_are_drawn(tmp_path):
     assert not any("examples" in w for w in report.warnings)
     folder = tmp_path / "site" / "s" / "temporal" / "point-only"
     assert (folder / "examples_ood_test.svg").exists()
+
+
+def test_split_without_ood_role_is_ranked_by_id_crps(tmp_path):
+    for name, skill in (("good", 1.0), ("bad", 0.2)):
+        res = fake_result(name, "iid", roles=("id_test",), skill=skill)
+        _write(tmp_path / "results" / "iid" / f"{name}.json", res)
+    build_site(tmp_path / "results", tmp_path / "site")
+    data = json.loads((tmp_path / "site" / "leaderboard.json").read_text())
+    rows = {r["name"]: r for r in data["splits"][0]["submissions"]}
+    assert rows["good"]["rank"] == 1 and rows["bad"]["rank"] == 2
