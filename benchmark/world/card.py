@@ -1111,6 +1111,25 @@ def _mark(passed: bool | None) -> str:
     return {True: "[green]✓[/]", False: "[red]✗[/]", None: "[dim]n/a[/]"}[passed]
 
 
+def _check_table(card: Card, section: str, what: str, title: str):
+    """A rich table of one section's checks: one block of rows per subject (regime)."""
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left")
+    for col in ("regime", what, "value", "target", "tolerance", "", "note"):
+        t.add_column(col, justify="right" if col in ("value", "target") else "left")
+    last = None
+    for c in card.section(section):
+        if last is not None and c.subject != last:
+            t.add_section()
+        units = c.units if c.units != "-" else ""
+        t.add_row(c.subject if c.subject != last else "", c.quantity,
+                  f"{_fmt(c.value)} {units}".strip(), c.target, c.tolerance, _mark(c.passed),
+                  c.note)
+        last = c.subject
+    return t
+
+
 def render_card(card: Card, console=None) -> None:
     """Print the card as rich tables: value, target, tolerance and a tick or cross per row."""
     from rich.console import Console
@@ -1125,32 +1144,15 @@ def render_card(card: Card, console=None) -> None:
         + f"size={card.size}×{card.size}"
     )
 
-    t = Table(title="Climatology per regime (observed store, observed era) vs targets"
-                    + f" ({card.targets_source}); raining: R > {schema.RAIN_THRESHOLD} mm/h",
-              title_justify="left")
-    for col in ("regime", "statistic", "value", "target", "tolerance", "", "note"):
-        t.add_column(col, justify="right" if col in ("value", "target") else "left")
-    last = None
-    for c in card.section("climatology"):
-        if last is not None and c.subject != last:
-            t.add_section()
-        t.add_row(c.subject if c.subject != last else "", c.quantity,
-                  f"{_fmt(c.value)} {c.units if c.units != '-' else ''}".strip(), c.target, c.tolerance, _mark(c.passed), c.note)
-        last = c.subject
-    console.print(t)
-
-    t = Table(title="Forward-model physics (observed store, binned mean TB vs reference rain)",
-              title_justify="left")
-    for col in ("regime", "check", "value", "target", "tolerance", "", "note"):
-        t.add_column(col, justify="right" if col in ("value", "target") else "left")
-    last = None
-    for c in card.section("physics"):
-        if last is not None and c.subject != last:
-            t.add_section()
-        t.add_row(c.subject if c.subject != last else "", c.quantity,
-                  f"{_fmt(c.value)} {c.units}".strip(), c.target, c.tolerance, _mark(c.passed), c.note)
-        last = c.subject
-    console.print(t)
+    console.print(_check_table(
+        card, "climatology", "statistic",
+        "Climatology per regime (observed store, observed era) vs targets"
+        + f" ({card.targets_source}); raining: R > {schema.RAIN_THRESHOLD} mm/h",
+    ))
+    console.print(_check_table(
+        card, "physics", "check",
+        "Forward-model physics (observed store, binned mean TB vs reference rain)",
+    ))
 
     t = Table(title="Scaling with warming, observed store (%/K = 100(exp(a)−1), 95 % scene-bootstrap"
                     + " CI) vs the world's true rates (manifest)", title_justify="left")
