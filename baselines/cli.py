@@ -104,13 +104,14 @@ def register(app: typer.Typer) -> None:
         ] = None,
         sources: Annotated[str | None, typer.Option("--sources", help="Declared training sources, e.g. obs,sim.")] = None,
         force: Annotated[bool, typer.Option("--force", help="Overwrite the output.")] = False,
+        device: Annotated[str, typer.Option("--device", help="Inference device for torch models: cpu, cuda, cuda:N, auto.")] = "cpu",
     ) -> None:
         """Run a model over one role of a split and write a validated prediction file."""
         from benchmark.submission import check_run_against, load_model, run_predictions
         from splits import load_split
 
         s = settings(ctx)
-        m = load_model(model, _sources(sources))
+        m = load_model(model, _sources(sources), device)
         check_run_against(m, load_split(split), s.data_dir)
         with RichProgress() as prog:
             path = run_predictions(m, s.data_dir, split, role, out, batch_size=batch_size,
@@ -135,6 +136,7 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--keep-predictions", help="Keep prediction stores here.")
         ] = None,
         force: Annotated[bool, typer.Option("--force", help="Replace existing results.")] = False,
+        device: Annotated[str, typer.Option("--device", help="Inference device for torch models: cpu, cuda, cuda:N, auto.")] = "cpu",
     ) -> None:
         """Predict, validate and score a model on every evaluation role of each split."""
         from benchmark.submission import submit
@@ -144,7 +146,7 @@ def register(app: typer.Typer) -> None:
             paths = submit(model, name, split or None, s.data_dir, results, batch_size=batch_size,
                            timeout=timeout, force=force, description=description,
                            sources=_sources(sources), scheduler=s.scheduler,
-                           keep_predictions=keep_predictions,
+                           keep_predictions=keep_predictions, device=device,
                            progress=lambda st, d, t: prog(st, d, t))
         for p in paths:
             console().print(f"wrote {p}")

@@ -131,11 +131,23 @@ def train(
     )
 
 
-def load(run_dir: str | Path | RunDir) -> Any:
-    """Load the model of a finished run directory (no pickle anywhere)."""
+def load(run_dir: str | Path | RunDir, device: str = "cpu") -> Any:
+    """Load the model of a finished run directory (no pickle anywhere).
+
+    ``device`` (``cpu``, ``cuda``, ``cuda:N``, ``auto``) places a torch model for inference; the
+    numpy baselines (climatology, bayesian, gbm) run on the CPU whatever it says.
+    """
+    import inspect
+
+    from baselines.train import resolve_device
+
+    device = resolve_device(device)  # a bad or unavailable device is an error for every model
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     spec = get(run.baseline)
-    return spec.load_module().load(run)
+    module = spec.load_module()
+    if "device" in inspect.signature(module.load).parameters:
+        return module.load(run, device=device)
+    return module.load(run)
 
 
 def fit_and_save(

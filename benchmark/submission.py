@@ -157,12 +157,12 @@ def _load_python(spec: str, sources: Sequence[str] | None) -> LoadedModel:
                        code_hash=code_hash)
 
 
-def _load_run(path: Path) -> LoadedModel:
+def _load_run(path: Path, device: str = "cpu") -> LoadedModel:
     from baselines import registry
     from baselines.rundir import RunDir
 
     run = RunDir(path)
-    model = registry.load(run)
+    model = registry.load(run, device=device)
     return LoadedModel(
         model, str(path), "run", run.training_sources, splits=(run.split_name,), baseline=run.baseline,
         description=registry.get(run.baseline).description,
@@ -173,12 +173,14 @@ def _load_run(path: Path) -> LoadedModel:
 class ProgramModel:
     """A TorchScript / exported program with its sidecar: ``predict`` in the predictions schema."""
 
-    def __init__(self, path: Path, side: dict[str, Any]):
+    def __init__(self, path: Path, side: dict[str, Any], device: str = "cpu"):
         import torch
 
         from baselines import common
+        from baselines.train import resolve_device
 
         self.path = path
+        self.device = resolve_device(device)
         self.channels = schema.resolve_channels(side.get("channels", "all"))
         levels = np.asarray(side.get("quantile_levels", []), dtype=np.float64)
         if levels.ndim != 1 or levels.size == 0 or np.any(np.diff(levels) <= 0) or levels[0] <= 0 or levels[-1] >= 1:
@@ -199,13 +201,13 @@ class ProgramModel:
         self.batch_size = int(side.get("batch_size", 1 if self.exported else DEFAULT_BATCH))
         try:
             if self.exported:
-                self.module = torch.export.load(str(path)).module()
+                self.module = torch.export.load(str(path)).module().to(self.device)
             else:
                 import warnings
 
                 with warnings.catch_warnings():  # torch.jit is deprecated in favour of torch.export
                     warnings.simplefilter("ignore", DeprecationWarning)
-                    self.module = torch.jit.load(str(path), map_location="cpu")
+                    self.module = torch.jit.load(str(path), map_location=self.device)
                 self.module.eval()
         except Exception as exc:
             raise BadInputError(f"cannot load {path} as a TorchScript / exported program ({exc})") from exc
@@ -226,7 +228,7 @@ class ProgramModel:
                 k = part.shape[0]
                 if self.exported and k < self.batch_size:
                     part = np.concatenate([part, np.zeros((self.batch_size - k,) + part.shape[1:], np.float32)])
-                out = self.module(torch.from_numpy(np.ascontiguousarray(part)))
+                out = self.module(torch.from_numpy(np.ascontiguousarray(part)).to(self.device))
                 outs.append(np.asarray(out.detach().float().cpu().numpy())[:k])
         q = np.concatenate(outs)
         expected = (n, len(self.quantile_levels)) + x.shape[2:]
@@ -239,7 +241,7 @@ class ProgramModel:
         return common.to_predictions(inputs, q, self.quantile_levels)
 
 
-def _load_program(path: Path, sources: Sequence[str] | None) -> LoadedModel:
+def _load_program(path: Path, sources: Sequence[str] | None, device: str = "cpu") -> LoadedModel:
     side_path = path.with_suffix(".toml")
     if not side_path.is_file():
         raise BadInputError(
@@ -255,33 +257,36 @@ def _load_program(path: Path, sources: Sequence[str] | None) -> LoadedModel:
     unknown = sorted(set(side) - known)
     if unknown:
         raise BadInputError(f"sidecar {side_path} has unknown key(s) {unknown}; valid: {sorted(known)}")
-    model = ProgramModel(path, side)
+    model = ProgramModel(path, side, device=device)
     declared = side.get("training_sources") or sources or (schema.SOURCE_OBS,)
     return LoadedModel(model, str(path), "program", tuple(declared), description=side.get("description", ""),
                        code_hash=_file_hash(path))
 
 
-def load_models(spec: str | Path, sources: Sequence[str] | None = None) -> list[LoadedModel]:
+def load_models(spec: str | Path, sources: Sequence[str] | None = None,
+                device: str = "cpu") -> list[LoadedModel]:
     """Load the model(s) named by ``spec`` (see the module docstring for the three forms).
 
     A directory of run directories gives one model per run; every other form gives one.
+    ``device`` places torch models (U-Net runs, TorchScript / exported programs) for inference;
+    a Python entry point chooses its own device.
     """
     text = str(spec)
     path = Path(text)
     if path.is_dir():
         if (path / "run.json").is_file():
-            return [_load_run(path)]
+            return [_load_run(path, device)]
         runs = sorted(p for p in path.iterdir() if (p / "run.json").is_file())
         if not runs:
             raise BadInputError(
                 f"{path} is neither a run directory nor a directory of runs (no run.json); pass "
                 + "the --out of 'tailshift train'"
             )
-        return [_load_run(p) for p in runs]
+        return [_load_run(p, device) for p in runs]
     if path.suffix in PROGRAM_SUFFIXES:
         if not path.is_file():
             raise BadInputError(f"model file {path} does not exist")
-        return [_load_program(path, sources)]
+        return [_load_program(path, sources, device)]
     if ":" in text and not path.exists():
         return [_load_python(text, sources)]
     raise BadInputError(
@@ -290,9 +295,10 @@ def load_models(spec: str | Path, sources: Sequence[str] | None = None) -> list[
     )
 
 
-def load_model(spec: str | Path, sources: Sequence[str] | None = None) -> LoadedModel:
+def load_model(spec: str | Path, sources: Sequence[str] | None = None,
+               device: str = "cpu") -> LoadedModel:
     """:func:`load_models` for a spec that names exactly one model."""
-    models = load_models(spec, sources)
+    models = load_models(spec, sources, device)
     if len(models) != 1:
         raise BadInputError(f"{spec} holds {len(models)} runs; name one of them")
     return models[0]
@@ -542,6 +548,7 @@ def submit(
     scheduler: str | None = None,
     keep_predictions: str | Path | None = None,
     progress: ProgressFn | None = None,
+    device: str = "cpu",
 ) -> list[Path]:
     """Predict, validate and score a model on every evaluation role of each split.
 
@@ -558,6 +565,8 @@ def submit(
         Training sources of a Python / program model that does not declare them.
     keep_predictions : path, optional
         Directory where the prediction stores are kept (``<split>-<role>.zarr``).
+    device : str
+        Where torch models run inference (``cpu``, ``cuda``, ``cuda:N``, ``auto``).
 
     Returns
     -------
@@ -579,7 +588,7 @@ def submit(
         bad = [s for s in sources if s not in schema.SOURCES]
         if bad:
             raise BadInputError(f"unknown source(s) {bad}; use {list(schema.SOURCES)}")
-    models = load_models(model_spec, sources)
+    models = load_models(model_spec, sources, device)
     results_dir = Path(results_dir) if results_dir is not None else DEFAULT_RESULTS_DIR
     manifest = read_manifest(data_dir)
     checksum = str(manifest.get("dataset_checksum", ""))

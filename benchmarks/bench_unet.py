@@ -13,9 +13,16 @@ the size of the quick and standard worlds' scenes.
 * ``test_predict``: ``UNetModel.predict`` on 32 scenes;
 * ``test_run_predictions``: the whole submit path (read role, predict, check, append to Zarr,
   validate) over a role.
+
+Device: ``TAILSHIFT_BENCH_DEVICE=cuda bash scripts/bench.sh -k unet`` runs the model benchmarks on
+a GPU (``cpu`` by default). On CUDA the train step is also measured with fp16 autocast + GradScaler
+and at width 32 / batch 64, and every timed call ends with ``torch.cuda.synchronize()``.
 """
 
 from __future__ import annotations
+
+import dataclasses
+import os
 
 import numpy as np
 import pytest
@@ -52,27 +59,51 @@ def _source(obs, cache_mb):
                        block_scenes=32)
 
 
-def test_train_step(benchmark):
-    config = registry.load_config("unet")
+DEVICE = os.environ.get("TAILSHIFT_BENCH_DEVICE", "cpu")
+CUDA = DEVICE.startswith("cuda")
+if CUDA and not torch.cuda.is_available():
+    raise RuntimeError(f"TAILSHIFT_BENCH_DEVICE={DEVICE} but CUDA is not available; unset it")
+
+#: (width, batch, amp) of the train-step benchmark: the default config on any device; on CUDA
+#: also fp16 autocast and the 1.9 M-parameter width-32 net at a GPU-sized batch.
+STEP_CASES = [(16, BATCH, False)] + (
+    [(16, BATCH, True), (16, 64, True), (32, 64, False), (32, 64, True)] if CUDA else []
+)
+
+
+def _sync():
+    if CUDA:
+        torch.cuda.synchronize()
+
+
+@pytest.mark.parametrize("width,batch,amp", STEP_CASES, ids=lambda v: str(v))
+def test_train_step(benchmark, width, batch, amp):
+    config = dataclasses.replace(registry.load_config("unet"), width=width)
     torch.manual_seed(0)
-    net = unet.build_network(config, 13, len(common.QUANTILE_LEVELS))
+    net = unet.build_network(config, 13, len(common.QUANTILE_LEVELS)).to(DEVICE)
     from baselines.losses import pinball_loss
 
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
-    x = torch.randn(BATCH, 13, SIZE, SIZE)
-    y = torch.rand(BATCH, SIZE, SIZE)
-    tau = torch.as_tensor(common.QUANTILE_LEVELS, dtype=torch.float32)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    x = torch.randn(batch, 13, SIZE, SIZE, device=DEVICE)
+    y = torch.rand(batch, SIZE, SIZE, device=DEVICE)
+    tau = torch.as_tensor(common.QUANTILE_LEVELS, dtype=torch.float32, device=DEVICE)
     net.train()
 
     def step():
         opt.zero_grad()
-        loss = pinball_loss(net(x), y, tau)
-        loss.backward()
-        opt.step()
+        with torch.autocast(device_type="cuda" if CUDA else "cpu", dtype=torch.float16, enabled=amp):
+            loss = pinball_loss(net(x), y, tau)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        _sync()
 
-    benchmark.pedantic(step, rounds=5, warmup_rounds=1)
-    benchmark.extra_info["scenes_per_s"] = BATCH / benchmark.stats.stats.mean
+    rounds = 20 if CUDA else 5
+    benchmark.pedantic(step, rounds=rounds, warmup_rounds=3 if CUDA else 1)
+    benchmark.extra_info["scenes_per_s"] = batch / benchmark.stats.stats.mean
     benchmark.extra_info["n_parameters"] = unet.n_parameters(net)
+    benchmark.extra_info["device"] = DEVICE
 
 
 @pytest.mark.parametrize("mode", ["stream", "cached"])
@@ -90,12 +121,13 @@ def test_loader(benchmark, obs, mode):
 def test_predict(benchmark, obs):
     config = registry.load_config("unet")
     torch.manual_seed(0)
-    net = unet.build_network(config, 13, len(common.QUANTILE_LEVELS))
+    net = unet.build_network(config, 13, len(common.QUANTILE_LEVELS)).to(DEVICE)
     model = unet.UNetModel(net, schema.CHANNEL_NAMES, np.full(13, 250.0), np.full(13, 5.0),
-                           "gprof_nn", batch_size=BATCH)
+                           "gprof_nn", batch_size=BATCH, device=DEVICE)
     inputs = obs.isel(scene=slice(0, 32)).drop_vars(schema.VAR_PRECIP).load()
     benchmark.pedantic(model.predict, args=(inputs,), rounds=3, warmup_rounds=1)
     benchmark.extra_info["scenes_per_s"] = 32 / benchmark.stats.stats.mean
+    benchmark.extra_info["device"] = DEVICE
 
 
 def test_run_predictions(benchmark, data, tmp_path):
@@ -104,7 +136,7 @@ def test_run_predictions(benchmark, data, tmp_path):
 
     run = registry.train("unet", {"width": 16, "depth": 3, "max_epochs": 1, "max_train_scenes": 16},
                          data, "temporal", tmp_path / "run")
-    model = registry.load(run)
+    model = registry.load(run, device=DEVICE)
     n = role_sizes(data, "temporal")["ood_test"]["n_scenes"]
     counter = iter(range(1000))
 
@@ -115,3 +147,4 @@ def test_run_predictions(benchmark, data, tmp_path):
     benchmark.pedantic(go, rounds=2, warmup_rounds=0)
     benchmark.extra_info["scenes_per_s"] = n / benchmark.stats.stats.mean
     benchmark.extra_info["n_scenes"] = n
+    benchmark.extra_info["device"] = DEVICE

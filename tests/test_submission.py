@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import textwrap
 
+import numpy as np
 import pytest
 import xarray as xr
 
@@ -247,6 +248,25 @@ def test_program_with_sidecar(data, tmp_path, kind):
         load_model(path)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_program_device(data, tmp_path):
+    """``device`` places a program model; without CUDA, asking for it is a clear error."""
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "model.pt"
+    torch.jit.script(_program_module()).save(str(path))
+    (tmp_path / "model.toml").write_text('channels = "drain4"\nquantile_levels = [0.1, 0.5, 0.9]\n')
+    with pytest.raises(BadInputError, match="unknown device"):
+        load_model(path, device="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(BadInputError, match="CUDA is not available"):
+            load_model(path, device="cuda")
+        return
+    cpu = run_predictions(load_model(path), data, "temporal", "id_test", tmp_path / "c.zarr")
+    gpu = run_predictions(load_model(path, device="cuda"), data, "temporal", "id_test", tmp_path / "g.zarr")
+    a, b = (xr.open_zarr(p)[schema.VAR_QUANTILES].values for p in (cpu, gpu))
+    np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+
+
 def test_submit_run_writes_all_roles(data, clim_run, tmp_path):
     paths = submit(clim_run.path, "Clim ref", data_dir=data, results_dir=tmp_path / "res")
     assert [p.name for p in paths] == ["clim-ref.json"]
@@ -315,6 +335,9 @@ def test_cli_train_predict_submit(data, tmp_path):
     assert pred.is_dir()
     assert main(["--data", str(data), "predict", str(run), "--split", "iid", "--role", "id_test",
                  "--out", str(tmp_path / "q.zarr")]) == 2
+    assert main(["--data", str(data), "predict", str(run), "--split", "temporal", "--role", "id_test",
+                 "--out", str(tmp_path / "r.zarr"), "--device", "tpu"]) == 2
+    assert not (tmp_path / "r.zarr").exists()
     assert main(["--data", str(data), "submit", str(run), "--name", "Clim CLI", "--results",
                  str(tmp_path / "res")]) == 0
     assert (tmp_path / "res" / "temporal" / "clim-cli.json").is_file()

@@ -184,3 +184,19 @@ def test_ddp_torchrun_two_processes(bl_data, tmp_path, loader):
     assert meta["timing"]["world_size"] == 2 and meta["timing"]["epochs_run"] == 2
     assert meta["timing"]["loader"].startswith("StreamSource" if loader == "stream" else "SceneSource")
     assert (out / MODEL_PT).is_file()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (run on a GPU machine)")
+def test_cuda_training_with_amp_and_inference_match_cpu(bl_data, tmp_path):
+    """On a GPU: fp16 autocast + GradScaler train, and CUDA inference equals CPU inference."""
+    run = registry.train("unet", _cfg(amp="fp16", threads=0), bl_data, "temporal", tmp_path / "g",
+                         device="cuda")
+    meta = run.meta
+    assert meta["timing"]["device"].startswith("cuda") and meta["timing"]["amp"] != "off"
+    assert all(np.isfinite(h["train_loss"]) for h in meta["extra"]["history"])
+    import xarray as xr
+
+    inputs = xr.open_zarr(bl_data / schema.OBS_STORE).isel(scene=slice(0, 8)).drop_vars(schema.VAR_PRECIP)
+    cpu = registry.load(run).predict(inputs)[schema.VAR_QUANTILES].values
+    gpu = registry.load(run, device="cuda").predict(inputs)[schema.VAR_QUANTILES].values
+    np.testing.assert_allclose(gpu, cpu, rtol=1e-3, atol=1e-3)
