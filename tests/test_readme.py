@@ -30,3 +30,14 @@ def test_readme_names_the_two_commands():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "bash scripts/quickstart.sh" in text and "bash scripts/test.sh" in text
     assert "scripts/test.sh" in (ROOT / ".ci/run").read_text(encoding="utf-8")
+
+
+def test_readme_reference_table_matches_the_committed_results(capsys):
+    """Every figure of the README's reference table comes from leaderboard/results."""
+    spec = importlib.util.spec_from_file_location("results_table", ROOT / "scripts/results_table.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main([str(ROOT / "leaderboard/results")]) == 0
+    table = capsys.readouterr().out.strip()
+    assert table.count("\n") >= 20  # 5 splits x 4 baselines, plus the header
+    assert table in (ROOT / "README.md").read_text(encoding="utf-8"), "run: python scripts/results_table.py"
