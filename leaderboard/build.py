@@ -470,24 +470,39 @@ def _machine_data(views: list[dict], skipped: list[Skipped]) -> dict:
             "skipped": [{"file": s.path, "reason": s.reason} for s in skipped]}
 
 
+#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_safe(text: str) -> str:
+    """A free-text CSV cell that spreadsheets show as text: a leading ``'`` before a formula start."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def _csv_text(machine: dict) -> str:
+    """One row per (split, submission, role, metric). Free-text cells (names, paths) are guarded
+    against formula injection; numbers are written with ``repr`` and left alone. Ranks are the
+    integer plus a ``rank_tied`` flag (the site's ``=2`` would read as a formula)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["split", "split_hash", "dataset_checksum", "submission", "model",
-                "training_sources", "rank", "role", "metric", "value", "ci_low", "ci_high",
-                "result_file"])
+                "training_sources", "rank", "rank_tied", "role", "metric", "value", "ci_low",
+                "ci_high", "result_file"])
     for sp in machine["splits"]:
         for sub in sp["submissions"]:
+            rank = "" if sub["rank"] is None else str(sub["rank"])
+            tied = str(sub["rank_text"].startswith("=")).lower()
             for role, scores in sub["scores"].items():
                 for m, s in scores.items():
-                    w.writerow([sp["name"], sub["split_hash"], sub["dataset_checksum"], sub["name"],
-                                sub["model"], "+".join(sub["training_sources"]), sub["rank_text"],
-                                role, m, "" if s["value"] is None else (
+                    w.writerow([_csv_safe(sp["name"]), sub["split_hash"], sub["dataset_checksum"],
+                                _csv_safe(sub["name"]), _csv_safe(sub["model"]),
+                                "+".join(sub["training_sources"]), rank, tied,
+                                _csv_safe(role), _csv_safe(m), "" if s["value"] is None else (
                                     str(s["value"]).lower() if isinstance(s["value"], bool)
                                     else repr(s["value"])),
                                 "" if s["ci_low"] is None else repr(s["ci_low"]),
                                 "" if s["ci_high"] is None else repr(s["ci_high"]),
-                                sub["result_file"]])
+                                _csv_safe(sub["result_file"])])
     return buf.getvalue()
 
 

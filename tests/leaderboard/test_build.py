@@ -279,6 +279,22 @@ def test_json_and_csv_exports_agree(site):
     assert {s["file"] for s in data["skipped"]} >= set(site["bad"])
     flag = next(r for r in rows if r["metric"] == "scaling_in_cmip_range_p999")
     assert flag["value"] in ("true", "false")
+    assert row["rank"] == str(sub["rank"]) and row["rank_tied"] == str(sub["rank_text"].startswith("=")).lower()
+
+
+def test_csv_cells_cannot_start_a_formula():
+    from leaderboard.build import _csv_text
+
+    sub = {"name": "=HYPERLINK(\"http://x\")", "model": "@SUM(A1)", "split_hash": "h", "rank": 2,
+           "rank_text": "=2", "dataset_checksum": "c", "training_sources": ["obs"],
+           "result_file": "-x.json",
+           "scores": {"ood_test": {"crps": {"value": -0.5, "ci_low": None, "ci_high": None}}}}
+    rows = list(csv.DictReader(io.StringIO(_csv_text({"splits": [{"name": "+s", "submissions": [sub]}]}))))
+    (row,) = rows
+    assert row["submission"] == "'=HYPERLINK(\"http://x\")" and row["model"] == "'@SUM(A1)"
+    assert row["split"] == "'+s" and row["result_file"] == "'-x.json"
+    assert row["value"] == "-0.5"  # numbers stay numbers
+    assert row["rank"] == "2" and row["rank_tied"] == "true"
 
 
 def test_compare_page_embeds_all_submissions(site):
