@@ -308,7 +308,7 @@ def fit_torch(baseline: str, config: Any, data_dir: str | Path, split: Any, out_
     import torch
     import torch.distributed as dist
 
-    from baselines.losses import LOSSES
+    from baselines.losses import make_loss
     from baselines.registry import get
     from benchmark.dataset import normalisation_stats
 
@@ -387,7 +387,8 @@ def fit_torch(baseline: str, config: Any, data_dir: str | Path, split: Any, out_
         optim = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         dev_type = "cuda" if device.startswith("cuda") else "cpu"
         scaler = torch.amp.GradScaler(dev_type, enabled=use_amp and amp_dtype == torch.float16)
-        loss_fn = LOSSES[config.loss]
+        loss_fn = make_loss(config.loss, config.transform, getattr(config, "loss_threshold", 10.0),
+                            getattr(config, "loss_weight", 1.0))
         tau = torch.as_tensor(levels, dtype=torch.float32, device=device)
         config_dict = common.config_to_dict(config)
 

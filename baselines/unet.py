@@ -56,7 +56,13 @@ class Config:
     transform : str
         ``"gprof_nn"`` (train in the GPROF-NN rain transform) or ``"none"`` (mm/h).
     loss : str
-        A key of :data:`baselines.losses.LOSSES`.
+        A key of :data:`baselines.losses.LOSSES`: ``pinball`` (the reference), ``twcrps`` or
+        ``tail_pinball`` (tail-sensitive, proper; :mod:`baselines.losses`).
+    loss_threshold : float
+        Threshold (mm/h) of ``twcrps``; 10 mm/h is the ``twcrps_10`` metric's (SCIENCE.md 7).
+    loss_weight : float
+        Weight of the tail term: lambda of ``twcrps`` (>= 0) or the mixing weight of
+        ``tail_pinball`` (in [0, 1]).
     batch_size, lr, weight_decay : int, float, float
         AdamW settings (Loshchilov & Hutter 2019).
     max_epochs, patience : int
@@ -90,6 +96,8 @@ class Config:
     width: int = 16
     transform: str = "gprof_nn"
     loss: str = "pinball"
+    loss_threshold: float = 10.0
+    loss_weight: float = 1.0
     batch_size: int = 16
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -108,7 +116,7 @@ class Config:
     seed: int = 0
 
     def __post_init__(self):
-        from baselines.losses import LOSSES
+        from baselines.losses import LOSSES, check_loss_options
 
         schema.resolve_channels(self.channels)
         for name in ("depth", "width", "batch_size", "max_epochs", "patience"):
@@ -120,6 +128,7 @@ class Config:
             common.check_positive(name, getattr(self, name), allow_zero=True)
         common.check_choice("transform", self.transform, common.TRANSFORMS)
         common.check_choice("loss", self.loss, tuple(LOSSES))
+        check_loss_options(self.loss, self.loss_threshold, self.loss_weight)
         common.check_choice("amp", self.amp, AMP_MODES)
         common.check_choice("loader", self.loader, LOADERS)
         common.check_positive("buffer_scenes", self.buffer_scenes)

@@ -200,3 +200,13 @@ def test_cuda_training_with_amp_and_inference_match_cpu(bl_data, tmp_path):
     cpu = registry.load(run).predict(inputs)[schema.VAR_QUANTILES].values
     gpu = registry.load(run, device="cuda").predict(inputs)[schema.VAR_QUANTILES].values
     np.testing.assert_allclose(gpu, cpu, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("loss", ["twcrps", "tail_pinball"])
+def test_trains_with_a_tail_loss(bl_data, tmp_path, loss):
+    run = registry.train("unet", _cfg(loss=loss, loss_weight=0.5, loss_threshold=2.0), bl_data,
+                         "temporal", tmp_path / loss)
+    assert run.config["loss"] == loss and run.config["loss_weight"] == 0.5
+    assert all(np.isfinite(h["train_loss"]) for h in run.meta["extra"]["history"])
+    plain = registry.train("unet", _cfg(), bl_data, "temporal", tmp_path / "plain")
+    assert run.meta["extra"]["history"][0]["train_loss"] != plain.meta["extra"]["history"][0]["train_loss"]
