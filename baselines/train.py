@@ -68,6 +68,41 @@ class Interrupted(KeyboardInterrupt):
     """Raised by the test hook ``_stop_after`` to simulate an interrupted run."""
 
 
+def _strided(positions: np.ndarray, k: int) -> np.ndarray:
+    """``k`` of ``positions``, evenly strided (all of them when ``k`` >= their number)."""
+    if k >= len(positions):
+        return positions
+    if k <= 0:
+        return positions[:0]
+    return positions[np.unique(np.linspace(0, len(positions) - 1, k).round().astype(int))]
+
+
+def mixed_index(sources: np.ndarray, sim_fraction: float, max_scenes: int = 0) -> np.ndarray:
+    """Scene positions with a share ``sim_fraction`` of simulator scenes (hybrid training).
+
+    ``sources`` is the per-scene source label of the role. The total is ``max_scenes`` (0 = as
+    many as the sources allow); when one source runs short the total shrinks so the ratio holds
+    (e.g. 9 858 observed scenes at ``sim_fraction = 0.5`` allow 19 716 scenes in all).
+    """
+    obs = np.flatnonzero(sources == schema.SOURCE_OBS)
+    sim = np.flatnonzero(sources == schema.SOURCE_SIM)
+    f = float(sim_fraction)
+    if (f > 0 and not len(sim)) or (f < 1 and not len(obs)):
+        raise BadInputError(
+            f"sim_fraction = {f} needs both sources in the training role, which has {len(obs)} "
+            + f"observed and {len(sim)} simulator scenes; add the missing one to 'sources'"
+        )
+    total = max_scenes or len(obs) + len(sim)
+    caps = [total]
+    if f > 0:
+        caps.append(int(len(sim) / f))
+    if f < 1:
+        caps.append(int(len(obs) / (1 - f)))
+    total = min(caps)
+    n_sim = int(round(f * total))
+    return np.sort(np.concatenate([_strided(obs, total - n_sim), _strided(sim, n_sim)]))
+
+
 # ------------------------------------------------------------------------------------- data
 class SceneSource:
     """Normalised inputs and transformed labels of one role, batched per epoch.
@@ -84,6 +119,10 @@ class SceneSource:
         Rain transform of the labels.
     max_scenes : int
         Keep at most this many scenes, evenly strided (0 = all).
+    sim_fraction : float, optional
+        Hybrid-training mixing ratio: the share of the kept scenes that are simulator scenes
+        (the rest observed; each part evenly strided). ``None`` keeps the role's own proportions.
+        When a source has too few scenes, the total shrinks so that the ratio holds.
     cache_mb : int
         Load everything once when the role is smaller than this many MiB.
     block_scenes : int
@@ -92,7 +131,7 @@ class SceneSource:
 
     def __init__(self, ds: Any, channels: tuple[str, ...], mean: np.ndarray, std: np.ndarray,
                  transform: str, max_scenes: int = 0, cache_mb: int = 2048, block_scenes: int = 256,
-                 seed: int = 0):
+                 seed: int = 0, sim_fraction: float | None = None):
         self.ds = ds
         self.channels = channels
         self.mean = mean.astype(np.float32)[None, :, None, None]
@@ -101,8 +140,11 @@ class SceneSource:
         self.seed = seed
         n = ds.sizes[schema.DIM_SCENE]
         self.index = np.arange(n)
-        if max_scenes and n > max_scenes:
-            self.index = np.unique(np.linspace(0, n - 1, max_scenes).round().astype(int))
+        if sim_fraction is not None:
+            self.index = mixed_index(np.asarray(ds[schema.COORD_SOURCE].values).astype(str),
+                                     sim_fraction, max_scenes)
+        elif max_scenes and n > max_scenes:
+            self.index = _strided(np.arange(n), max_scenes)
         self.n = len(self.index)
         ny, nx = ds.sizes[schema.DIM_Y], ds.sizes[schema.DIM_X]
         self.bytes_per_scene = 4 * (len(channels) + 1) * ny * nx
@@ -347,7 +389,13 @@ def fit_torch(baseline: str, config: Any, data_dir: str | Path, split: Any, out_
             raise BadInputError(f"split {split.name!r} has no training scenes in {data_dir}")
         train_src: SceneSource | StreamSource = SceneSource(
             train_ds, channels, mean, std, config.transform, config.max_train_scenes,
-            config.cache_mb, seed=config.seed)
+            config.cache_mb, seed=config.seed, sim_fraction=getattr(config, "sim_fraction", None))
+        if getattr(config, "sim_fraction", None) is not None and (
+                config.loader == "stream" or (config.loader == "auto" and not train_src.cached)):
+            raise BadInputError(
+                f"sim_fraction needs the in-memory loader, but {train_src.n} training scenes do not "
+                + f"fit in cache_mb = {config.cache_mb}; raise cache_mb or lower max_train_scenes"
+            )
         if config.loader == "stream" or (config.loader == "auto" and not train_src.cached):
             stats_used = dict(stats, mean=[float(v) for v in mean], std=[float(v) for v in std],
                               channels=list(channels))

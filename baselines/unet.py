@@ -36,6 +36,7 @@ import numpy as np
 from baselines import common
 from baselines.rundir import MODEL_PT, RunDir, load_state_dict
 from benchmark import schema
+from benchmark.errors import BadInputError
 
 AMP_MODES = ("auto", "off", "bf16", "fp16")
 LOADERS = ("auto", "memory", "stream")
@@ -86,6 +87,9 @@ class Config:
         descheduled sibling made epochs 10-50x slower in our measurements.
     sources : tuple[str, ...]
         Training sources; must be allowed by the split (empty = all allowed).
+    sim_fraction : float, optional
+        Hybrid training: the share of simulator scenes among the training scenes (in [0, 1]; needs
+        both sources and the in-memory loader). Unset keeps the role's own proportions.
     seed : int
         Seeds initialisation and shuffling: same seed, same data, same device -> same weights.
     """
@@ -113,6 +117,7 @@ class Config:
     buffer_scenes: int = 256
     threads: int = 0
     sources: tuple[str, ...] = ("obs",)
+    sim_fraction: float | None = None
     seed: int = 0
 
     def __post_init__(self):
@@ -132,6 +137,13 @@ class Config:
         common.check_choice("amp", self.amp, AMP_MODES)
         common.check_choice("loader", self.loader, LOADERS)
         common.check_positive("buffer_scenes", self.buffer_scenes)
+        if self.sim_fraction is not None:
+            if not (isinstance(self.sim_fraction, int | float) and 0 <= self.sim_fraction <= 1):
+                raise BadInputError(f"sim_fraction must lie in [0, 1], got {self.sim_fraction!r}")
+            if set(self.sources) != set(schema.SOURCES):
+                raise BadInputError(
+                    f"sim_fraction mixes observed and simulator scenes: set sources = {list(schema.SOURCES)}"
+                )
 
     @property
     def channel_names(self) -> tuple[str, ...]:

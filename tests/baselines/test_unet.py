@@ -210,3 +210,31 @@ def test_trains_with_a_tail_loss(bl_data, tmp_path, loss):
     assert all(np.isfinite(h["train_loss"]) for h in run.meta["extra"]["history"])
     plain = registry.train("unet", _cfg(), bl_data, "temporal", tmp_path / "plain")
     assert run.meta["extra"]["history"][0]["train_loss"] != plain.meta["extra"]["history"][0]["train_loss"]
+
+
+def test_mixed_index_keeps_the_ratio():
+    from baselines.train import mixed_index
+
+    src = np.array(["obs"] * 30 + ["sim"] * 100)
+    idx = mixed_index(src, 0.5, 40)
+    assert len(idx) == 40 and (src[idx] == "sim").sum() == 20 and len(np.unique(idx)) == 40
+    idx = mixed_index(src, 0.5, 0)  # obs runs short: 30 obs + 30 sim
+    assert (src[idx] == "obs").sum() == 30 and (src[idx] == "sim").sum() == 30
+    assert set(src[mixed_index(src, 0.0, 10)]) == {"obs"}
+    assert set(src[mixed_index(src, 1.0, 10)]) == {"sim"}
+    with pytest.raises(BadInputError, match="needs both sources"):
+        mixed_index(np.array(["obs"] * 5), 0.5)
+
+
+def test_hybrid_training_with_a_mixing_ratio(bl_data, tmp_path):
+    run = registry.train("unet", _cfg(sources=("obs", "sim"), sim_fraction=0.25, max_train_scenes=16),
+                         bl_data, "temporal", tmp_path / "h")
+    assert run.meta["timing"]["n_train_scenes"] == 16 and run.config["sim_fraction"] == 0.25
+    assert run.training_sources == ("obs", "sim")
+    with pytest.raises(BadInputError, match="set sources"):
+        _cfg(sim_fraction=0.5)
+    with pytest.raises(BadInputError, match=r"in \[0, 1\]"):
+        _cfg(sources=("obs", "sim"), sim_fraction=1.5)
+    with pytest.raises(BadInputError, match="in-memory loader"):
+        registry.train("unet", _cfg(sources=("obs", "sim"), sim_fraction=0.5, cache_mb=0), bl_data,
+                       "temporal", tmp_path / "s")
