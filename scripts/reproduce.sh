@@ -4,11 +4,11 @@
 #   SPLITS="temporal regime" DATA=data/standard bash scripts/reproduce.sh
 # Budget configs (README "Reference results"): climatology.toml, gbm.toml, bayesian_quick.toml,
 # unet_budget.toml. Runs go to runs/reference/<baseline>-<split>; REUSE_RUNS=1 rescores finished
-# runs without retraining them.
+# runs without retraining them; EXTRAS=1 adds the README's temporal experiments.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data/standard}
-SPLITS=${SPLITS:-temporal}
+SPLITS=${SPLITS-temporal}   # SPLITS= (empty) runs no split, e.g. with EXTRAS=1
 TS=.venv/bin/tailshift
 [ -f "$DATA/manifest.json" ] || $TS data generate --preset standard --out "$DATA"
 declare -A CONFIG=(
@@ -34,4 +34,24 @@ for split in $SPLITS; do
     echo "$split $b train_s=$((mid - start)) submit_s=$(( $(date +%s) - mid ))" | tee -a runs/reference/timings.txt
   done
 done
+# EXTRAS=1: the temporal experiments of the README (full configs, tail loss, hybrid training).
+if [ -n "${EXTRAS:-}" ]; then
+  for spec in "unet unet.toml unet-full Quantile U-Net (full)" \
+              "bayesian bayesian.toml bayesian-full Bayesian database (full)" \
+              "unet unet_twcrps_budget.toml unet-twcrps Quantile U-Net twCRPS loss (budget)" \
+              "unet unet_hybrid_budget.toml unet-hybrid Quantile U-Net hybrid obs+sim (budget)"; do
+    read -r b config dir name <<< "$spec"
+    run=runs/reference/$dir-temporal
+    start=$(date +%s)
+    if [ -n "${REUSE_RUNS:-}" ] && [ -f "$run/run.json" ]; then
+      echo "reusing $run"
+    else
+      $TS --data "$DATA" train "$b" --split temporal --config "baselines/configs/$config" --out "$run" --force
+    fi
+    mid=$(date +%s)
+    $TS --data "$DATA" submit "$run" --name "$name" --results leaderboard/results --force \
+      --description "$b (config $config); train $((mid - start)) s"
+    echo "temporal $dir train_s=$((mid - start)) submit_s=$(( $(date +%s) - mid ))" | tee -a runs/reference/timings.txt
+  done
+fi
 $TS leaderboard build --results leaderboard/results --out leaderboard/site
