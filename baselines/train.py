@@ -390,13 +390,14 @@ def fit_torch(baseline: str, config: Any, data_dir: str | Path, split: Any, out_
         train_src: SceneSource | StreamSource = SceneSource(
             train_ds, channels, mean, std, config.transform, config.max_train_scenes,
             config.cache_mb, seed=config.seed, sim_fraction=getattr(config, "sim_fraction", None))
-        if getattr(config, "sim_fraction", None) is not None and (
-                config.loader == "stream" or (config.loader == "auto" and not train_src.cached)):
+        streams = config.loader == "stream" or (config.loader == "auto" and not train_src.cached)
+        if streams and getattr(config, "sim_fraction", None) is not None:
             raise BadInputError(
-                f"sim_fraction needs the in-memory loader, but {train_src.n} training scenes do not "
-                + f"fit in cache_mb = {config.cache_mb}; raise cache_mb or lower max_train_scenes"
+                f"sim_fraction needs the in-memory loader, but loader = {config.loader!r} with "
+                + f"{train_src.n} training scenes and cache_mb = {config.cache_mb} streams; use "
+                + "loader = \"auto\" or \"memory\", raise cache_mb or lower max_train_scenes"
             )
-        if config.loader == "stream" or (config.loader == "auto" and not train_src.cached):
+        if streams:
             stats_used = dict(stats, mean=[float(v) for v in mean], std=[float(v) for v in std],
                               channels=list(channels))
             train_src = StreamSource(data_dir, split, channels, sources, stats_used, config.transform,
