@@ -68,6 +68,13 @@ class Interrupted(KeyboardInterrupt):
     """Raised by the test hook ``_stop_after`` to simulate an interrupted run."""
 
 
+def dropped_channels(channels: tuple[str, ...], keep: Any) -> list[int]:
+    """Positions in ``channels`` of the channels that channel dropout masks: those not in ``keep``
+    (a channel-set name or list, :func:`benchmark.schema.resolve_channels`)."""
+    kept = set(schema.resolve_channels(keep))
+    return [i for i, c in enumerate(channels) if c not in kept]
+
+
 def _strided(positions: np.ndarray, k: int) -> np.ndarray:
     """``k`` of ``positions``, evenly strided (all of them when ``k`` >= their number)."""
     if k >= len(positions):
@@ -440,6 +447,9 @@ def fit_torch(baseline: str, config: Any, data_dir: str | Path, split: Any, out_
                             getattr(config, "loss_weight", 1.0))
         tau = torch.as_tensor(levels, dtype=torch.float32, device=device)
         config_dict = common.config_to_dict(config)
+        p_drop = float(getattr(config, "channel_dropout", 0.0))
+        drop_idx = torch.as_tensor(dropped_channels(channels, getattr(config, "dropout_keep", "all")),
+                                   dtype=torch.long, device=device) if p_drop > 0 else None
 
         state = {"epoch": 0, "best_val": math.inf, "best_epoch": -1, "bad_epochs": 0}
         history: list[dict[str, float]] = []
@@ -467,8 +477,14 @@ def fit_torch(baseline: str, config: Any, data_dir: str | Path, split: Any, out_
             t0 = time.perf_counter()
             total, count, scenes = 0.0, 0, 0
             n_batches = train_src.n_batches(config.batch_size, world)
+            drop_rng = np.random.default_rng([config.seed, epoch, rank, 1])  # resumable
             for i, (x, y) in enumerate(train_src.batches(epoch, config.batch_size, rank, world)):
                 xt = torch.from_numpy(x).to(device, non_blocking=True)
+                if drop_idx is not None:  # channel dropout: the scene sees the training mean (0)
+                    keep = torch.from_numpy(drop_rng.random(len(x)) >= p_drop).to(device, xt.dtype)
+                    scale = torch.ones((len(x), xt.shape[1], 1, 1), dtype=xt.dtype, device=device)
+                    scale[:, drop_idx] = keep.view(-1, 1, 1, 1)
+                    xt = xt * scale  # not in place: on CPU xt shares memory with the loader's array
                 yt = torch.from_numpy(y).to(device, non_blocking=True)
                 with torch.autocast(device_type=dev_type, dtype=amp_dtype, enabled=use_amp):
                     pred = model(xt)

@@ -87,6 +87,13 @@ class Config:
         descheduled sibling made epochs 10-50x slower in our measurements.
     sources : tuple[str, ...]
         Training sources; must be allowed by the split (empty = all allowed).
+    channel_dropout : float
+        Sensor robustness: the probability (per training scene and step) that the channels outside
+        ``dropout_keep`` are set to their training mean (0 after normalisation), which is how
+        :class:`UNetModel` fills channels a sensor lacks. 0 = off; validation never drops.
+    dropout_keep : str or tuple[str, ...]
+        Channel set that channel dropout keeps (default ``"no_high_freq"``: it drops 166 and
+        183 GHz, the channels the ``sensor`` split removes).
     sim_fraction : float, optional
         Hybrid training: the share of simulator scenes among the training scenes (in [0, 1]; needs
         both sources and the in-memory loader). Unset keeps the role's own proportions.
@@ -117,6 +124,8 @@ class Config:
     buffer_scenes: int = 256
     threads: int = 0
     sources: tuple[str, ...] = ("obs",)
+    channel_dropout: float = 0.0
+    dropout_keep: str | tuple[str, ...] = "no_high_freq"
     sim_fraction: float | None = None
     seed: int = 0
 
@@ -137,6 +146,14 @@ class Config:
         common.check_choice("amp", self.amp, AMP_MODES)
         common.check_choice("loader", self.loader, LOADERS)
         common.check_positive("buffer_scenes", self.buffer_scenes)
+        if not (isinstance(self.channel_dropout, int | float) and 0 <= self.channel_dropout < 1):
+            raise BadInputError(f"channel_dropout must lie in [0, 1), got {self.channel_dropout!r}")
+        kept = set(schema.resolve_channels(self.dropout_keep))
+        if self.channel_dropout > 0 and not [c for c in self.channel_names if c not in kept]:
+            raise BadInputError(
+                f"channel_dropout > 0 but dropout_keep = {self.dropout_keep!r} keeps every model "
+                + "channel, so nothing would be dropped; name a smaller channel set"
+            )
         if self.sim_fraction is not None:
             if not (isinstance(self.sim_fraction, int | float) and 0 <= self.sim_fraction <= 1):
                 raise BadInputError(f"sim_fraction must lie in [0, 1], got {self.sim_fraction!r}")

@@ -4,7 +4,7 @@
 #   SPLITS="temporal regime" DATA=data/standard bash scripts/reproduce.sh
 # Budget configs (README "Reference results"): climatology.toml, gbm.toml, bayesian_quick.toml,
 # unet_budget.toml. Runs go to runs/reference/<baseline>-<split>; REUSE_RUNS=1 rescores finished
-# runs without retraining them; EXTRAS=1 adds the README's temporal experiments.
+# runs without retraining them; EXTRAS=1 adds the README's experiments.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data/standard}
@@ -34,24 +34,26 @@ for split in $SPLITS; do
     echo "$split $b train_s=$((mid - start)) submit_s=$(( $(date +%s) - mid ))" | tee -a runs/reference/timings.txt
   done
 done
-# EXTRAS=1: the temporal experiments of the README (full configs, tail loss, hybrid training).
+# EXTRAS=1: the experiments of the README (full configs, tail loss, hybrid training on temporal;
+# channel dropout on sensor).
 if [ -n "${EXTRAS:-}" ]; then
-  for spec in "unet unet.toml unet-full Quantile U-Net (full)" \
-              "bayesian bayesian.toml bayesian-full Bayesian database (full)" \
-              "unet unet_twcrps_budget.toml unet-twcrps Quantile U-Net twCRPS loss (budget)" \
-              "unet unet_hybrid_budget.toml unet-hybrid Quantile U-Net hybrid obs+sim (budget)"; do
-    read -r b config dir name <<< "$spec"
-    run=runs/reference/$dir-temporal
+  for spec in "temporal unet unet.toml unet-full Quantile U-Net (full)" \
+              "temporal bayesian bayesian.toml bayesian-full Bayesian database (full)" \
+              "temporal unet unet_twcrps_budget.toml unet-twcrps Quantile U-Net twCRPS loss (budget)" \
+              "temporal unet unet_hybrid_budget.toml unet-hybrid Quantile U-Net hybrid obs+sim (budget)" \
+              "sensor unet unet_dropout_budget.toml unet-dropout Quantile U-Net channel dropout (budget)"; do
+    read -r split b config dir name <<< "$spec"
+    run=runs/reference/$dir-$split
     start=$(date +%s)
     if [ -n "${REUSE_RUNS:-}" ] && [ -f "$run/run.json" ]; then
       echo "reusing $run"
     else
-      $TS --data "$DATA" train "$b" --split temporal --config "baselines/configs/$config" --out "$run" --force
+      $TS --data "$DATA" train "$b" --split "$split" --config "baselines/configs/$config" --out "$run" --force
     fi
     mid=$(date +%s)
     $TS --data "$DATA" submit "$run" --name "$name" --results leaderboard/results --force \
       --description "$b (config $config); train $((mid - start)) s"
-    echo "temporal $dir train_s=$((mid - start)) submit_s=$(( $(date +%s) - mid ))" | tee -a runs/reference/timings.txt
+    echo "$split $dir train_s=$((mid - start)) submit_s=$(( $(date +%s) - mid ))" | tee -a runs/reference/timings.txt
   done
 fi
 $TS leaderboard build --results leaderboard/results --out leaderboard/site

@@ -238,3 +238,32 @@ def test_hybrid_training_with_a_mixing_ratio(bl_data, tmp_path):
     with pytest.raises(BadInputError, match="in-memory loader"):
         registry.train("unet", _cfg(sources=("obs", "sim"), sim_fraction=0.5, cache_mb=0), bl_data,
                        "temporal", tmp_path / "s")
+
+
+def test_channel_dropout(bl_data, tmp_path, monkeypatch):
+    from baselines import train as train_mod
+
+    assert train_mod.dropped_channels(schema.CHANNEL_NAMES, "no_high_freq") == [
+        i for i, c in enumerate(schema.CHANNEL_NAMES) if c not in schema.CHANNEL_SETS["no_high_freq"]]
+    with pytest.raises(BadInputError, match=r"\[0, 1\)"):
+        _cfg(channel_dropout=1.0)
+    with pytest.raises(BadInputError, match="keeps every model channel"):
+        _cfg(channel_dropout=0.5, dropout_keep="all")
+    seen = []
+    real = unet.build_network
+
+    def spy_build(*a, **k):
+        net = real(*a, **k)
+        net.register_forward_pre_hook(lambda mod, inp: seen.append(inp[0].detach().clone()))
+        return net
+
+    monkeypatch.setattr(unet, "build_network", spy_build)
+    run = registry.train("unet", _cfg(channel_dropout=0.5, batch_size=8), bl_data, "temporal", tmp_path / "d")
+    assert run.config["channel_dropout"] == 0.5
+    drop = train_mod.dropped_channels(run.channels, "no_high_freq")
+    kept = [i for i in range(len(run.channels)) if i not in drop]
+    train_batches = [b for b in seen if b.shape[0] == 8]  # full batches (a few are validation)
+    zero = torch.cat([(b[:, drop].abs().amax(dim=(1, 2, 3)) == 0) for b in train_batches])
+    assert 0 < zero.float().mean() < 1  # some scenes lost the channels, some kept them
+    for b in train_batches:  # the other channels are never touched
+        assert bool(torch.all(b[:, kept].abs().amax(dim=(1, 2, 3)) > 0))
