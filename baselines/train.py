@@ -396,9 +396,9 @@ def fit_torch(baseline: str, config: Any, data_dir: str | Path, split: Any, out_
             raise BadInputError(f"split {split.name!r} has no training scenes in {data_dir}")
         train_src: SceneSource | StreamSource = SceneSource(
             train_ds, channels, mean, std, config.transform, config.max_train_scenes,
-            config.cache_mb, seed=config.seed, sim_fraction=getattr(config, "sim_fraction", None))
+            config.cache_mb, seed=config.seed, sim_fraction=config.sim_fraction)
         streams = config.loader == "stream" or (config.loader == "auto" and not train_src.cached)
-        if streams and getattr(config, "sim_fraction", None) is not None:
+        if streams and config.sim_fraction is not None:
             raise BadInputError(
                 f"sim_fraction needs the in-memory loader, but loader = {config.loader!r} with "
                 + f"{train_src.n} training scenes and cache_mb = {config.cache_mb} streams; use "
@@ -443,12 +443,11 @@ def fit_torch(baseline: str, config: Any, data_dir: str | Path, split: Any, out_
         optim = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         dev_type = "cuda" if device.startswith("cuda") else "cpu"
         scaler = torch.amp.GradScaler(dev_type, enabled=use_amp and amp_dtype == torch.float16)
-        loss_fn = make_loss(config.loss, config.transform, getattr(config, "loss_threshold", 10.0),
-                            getattr(config, "loss_weight", 1.0))
+        loss_fn = make_loss(config.loss, config.transform, config.loss_threshold, config.loss_weight)
         tau = torch.as_tensor(levels, dtype=torch.float32, device=device)
         config_dict = common.config_to_dict(config)
-        p_drop = float(getattr(config, "channel_dropout", 0.0))
-        drop_idx = torch.as_tensor(dropped_channels(channels, getattr(config, "dropout_keep", "all")),
+        p_drop = float(config.channel_dropout)
+        drop_idx = torch.as_tensor(dropped_channels(channels, config.dropout_keep),
                                    dtype=torch.long, device=device) if p_drop > 0 else None
 
         state = {"epoch": 0, "best_val": math.inf, "best_epoch": -1, "bad_epochs": 0}

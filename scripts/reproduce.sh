@@ -18,42 +18,34 @@ declare -A NAME=(
   [climatology]="Climatology" [gbm]="Gradient boosting" [bayesian]="Bayesian database (budget)"
   [unet]="Quantile U-Net (budget)"
 )
+# One run: train (or reuse with REUSE_RUNS=1), submit, log the timings.
+#   run_one SPLIT BASELINE CONFIG RUN_NAME "Submission name"
+run_one() {
+  local split=$1 b=$2 config=$3 dir=$4 name=$5
+  local run=runs/reference/$dir-$split start mid
+  start=$(date +%s)
+  if [ -n "${REUSE_RUNS:-}" ] && [ -f "$run/run.json" ]; then
+    echo "reusing $run"   # REUSE_RUNS=1: score existing runs again without retraining
+  else
+    $TS --data "$DATA" train "$b" --split "$split" --config "baselines/configs/$config" --out "$run" --force
+  fi
+  mid=$(date +%s)
+  $TS --data "$DATA" submit "$run" --name "$name" --results leaderboard/results --force \
+    --description "reference baseline $b (config $config); train $((mid - start)) s"
+  echo "$split $dir train_s=$((mid - start)) submit_s=$(( $(date +%s) - mid ))" | tee -a runs/reference/timings.txt
+}
 for split in $SPLITS; do
   for b in climatology bayesian gbm unet; do
-    run=runs/reference/$b-$split
-    start=$(date +%s)
-    if [ -n "${REUSE_RUNS:-}" ] && [ -f "$run/run.json" ]; then
-      echo "reusing $run"   # REUSE_RUNS=1: score existing runs again without retraining
-    else
-      $TS --data "$DATA" train "$b" --split "$split" --config "baselines/configs/${CONFIG[$b]}" \
-        --out "$run" --force
-    fi
-    mid=$(date +%s)
-    $TS --data "$DATA" submit "$run" --name "${NAME[$b]}" --results leaderboard/results --force \
-      --description "reference baseline $b (config ${CONFIG[$b]}); train $((mid - start)) s"
-    echo "$split $b train_s=$((mid - start)) submit_s=$(( $(date +%s) - mid ))" | tee -a runs/reference/timings.txt
+    run_one "$split" "$b" "${CONFIG[$b]}" "$b" "${NAME[$b]}"
   done
 done
 # EXTRAS=1: the experiments of the README (full configs, tail loss, hybrid training on temporal;
 # channel dropout on sensor).
 if [ -n "${EXTRAS:-}" ]; then
-  for spec in "temporal unet unet.toml unet-full Quantile U-Net (full)" \
-              "temporal bayesian bayesian.toml bayesian-full Bayesian database (full)" \
-              "temporal unet unet_twcrps_budget.toml unet-twcrps Quantile U-Net twCRPS loss (budget)" \
-              "temporal unet unet_hybrid_budget.toml unet-hybrid Quantile U-Net hybrid obs+sim (budget)" \
-              "sensor unet unet_dropout_budget.toml unet-dropout Quantile U-Net channel dropout (budget)"; do
-    read -r split b config dir name <<< "$spec"
-    run=runs/reference/$dir-$split
-    start=$(date +%s)
-    if [ -n "${REUSE_RUNS:-}" ] && [ -f "$run/run.json" ]; then
-      echo "reusing $run"
-    else
-      $TS --data "$DATA" train "$b" --split "$split" --config "baselines/configs/$config" --out "$run" --force
-    fi
-    mid=$(date +%s)
-    $TS --data "$DATA" submit "$run" --name "$name" --results leaderboard/results --force \
-      --description "$b (config $config); train $((mid - start)) s"
-    echo "$split $dir train_s=$((mid - start)) submit_s=$(( $(date +%s) - mid ))" | tee -a runs/reference/timings.txt
-  done
+  run_one temporal unet unet.toml unet-full "Quantile U-Net (full)"
+  run_one temporal bayesian bayesian.toml bayesian-full "Bayesian database (full)"
+  run_one temporal unet unet_twcrps_budget.toml unet-twcrps "Quantile U-Net twCRPS loss (budget)"
+  run_one temporal unet unet_hybrid_budget.toml unet-hybrid "Quantile U-Net hybrid obs+sim (budget)"
+  run_one sensor unet unet_dropout_budget.toml unet-dropout "Quantile U-Net channel dropout (budget)"
 fi
 $TS leaderboard build --results leaderboard/results --out leaderboard/site
