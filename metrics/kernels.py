@@ -28,24 +28,213 @@ def quantile_loss(y, q, levels) -> np.ndarray:
     return pinball(y, q, levels).mean(-1)
 
 
-def crps_quantiles(y, q, levels) -> np.ndarray:
-    """CRPS approximated from quantiles: ``2 * mean_tau rho_tau(y, q_tau)``, mm/h.
+def crps_midpoint_approx(y, q, levels) -> np.ndarray:
+    """The quadrature ``2 * mean_tau rho_tau(y, q_tau)``, mm/h: NOT the protocol's CRPS.
 
-    The approximation (Berrisch & Ziel 2023; scoringrules ``crps_quantile``) is exact in the limit
-    of a dense, evenly spaced level set; with K levels ``(k - 1/2)/K`` the error for smooth
-    distributions is O(1/K^2) relative (tested against scoringrules' closed forms).
+    Kept to document why the protocol scores quantile forecasts exactly: this sum weighs every
+    level 1/K whatever its spacing, so it approximates the CRPS only for evenly spaced mid-point
+    levels (Berrisch & Ziel 2023; scoringrules ``crps_quantile``), and a sparse or tail-heavy
+    level set (one level at 0.001) moves it arbitrarily far from the CRPS of the distribution.
     """
     return 2.0 * quantile_loss(y, q, levels)
 
 
-def twcrps_quantiles(y, q, levels, t: float) -> np.ndarray:
-    """Threshold-weighted CRPS from quantiles, chaining function ``v(x) = max(x, t)``, mm/h.
+def pwl_weights(levels) -> tuple[np.ndarray, np.ndarray]:
+    """Knot weights ``(v, w)`` of the exact CRPS of a piecewise-linear quantile function.
 
-    ``twCRPS_t(F, y) = CRPS(F o v^-1, v(y))`` (Gneiting & Ranjan 2011; Allen et al. 2023). The
-    quantiles of the transformed forecast are ``max(q_tau, t)`` (v is non-decreasing), so the
-    quantile approximation of :func:`crps_quantiles` applies to ``(max(y, t), max(q, t))``.
+    For knots ``(tau_k, q_k)``, flat ends (``Q = q_1`` below ``tau_1``, ``Q = q_K`` above
+    ``tau_K``) and ``d_k = q_k - y``, ``p_k = max(d_k, 0)``::
+
+        CRPS / 2 = int_0^1 rho_tau(y, Q(tau)) dtau
+                 = sum_k v_k p_k - sum_k w_k d_k + C
+
+    ``v`` are trapezoid weights of ``int max(Q - y, 0)`` (plus the end masses ``tau_1`` and
+    ``1 - tau_K``), ``w_k = int tau phi_k(tau) dtau`` for the hat functions ``phi_k`` (Simpson
+    is exact for the quadratic integrand; ``sum w = 1/2``), and ``C`` corrects the one segment
+    where ``Q`` crosses ``y`` (:func:`crps_quantiles`).
     """
-    return crps_quantiles(np.maximum(y, t), np.maximum(q, t), levels)
+    tau = np.asarray(levels, dtype=np.float64)
+    ln = np.diff(tau)
+    v = np.zeros(tau.size)
+    w = np.zeros(tau.size)
+    v[0] += tau[0]
+    v[-1] += 1.0 - tau[-1]
+    v[:-1] += ln / 2.0
+    v[1:] += ln / 2.0
+    w[0] += tau[0] ** 2 / 2.0
+    w[-1] += (1.0 - tau[-1] ** 2) / 2.0
+    w[:-1] += ln / 6.0 * (2.0 * tau[:-1] + tau[1:])
+    w[1:] += ln / 6.0 * (tau[:-1] + 2.0 * tau[1:])
+    return v, w
+
+
+def _segment_rho(a, b, d0, d1) -> np.ndarray:
+    """``int_a^b rho_tau`` over one segment where ``d = Q - y`` goes linearly from d0 to d1."""
+    a, b, d0, d1 = (np.asarray(v, dtype=np.float64) for v in (a, b, d0, d1))
+    p0, p1 = np.maximum(d0, 0.0), np.maximum(d1, 0.0)
+    dd = d1 - d0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pos = np.where(dd > 0, (p1 * p1 - p0 * p0) / (2.0 * np.where(dd > 0, dd, 1.0)), p0)
+    return (b - a) * (pos - ((2.0 * a + b) * d0 + (a + 2.0 * b) * d1) / 6.0)
+
+
+def crps_quantiles(y, q, levels) -> np.ndarray:
+    """Exact CRPS of a quantile forecast read as a distribution, mm/h (reference version).
+
+    The forecast is the piecewise-linear quantile function through the knots
+    ``(tau_k, q_k)`` with **flat ends**: the probability ``tau_1`` below the first level sits at
+    ``q_1`` and ``1 - tau_K`` above the last at ``q_K`` (point masses; for rain, ``q_1 = 0`` is
+    the forecast's dry probability). ``CRPS(F, y) = 2 int_0^1 rho_tau(y, Q(tau)) dtau``
+    (Laio & Tamea 2007, HESS 11:1267; Gneiting & Ranjan 2011, JBES 29:411) integrates in closed
+    form segment by segment: the pinball integrand is piecewise quadratic in ``tau`` and the
+    positive part of the linear ``Q(tau) - y`` is integrated exactly where it changes sign.
+    The score is proper for the distribution so defined, so it does not depend on how many
+    levels describe it (unlike :func:`crps_midpoint_approx`); a single level is a point mass
+    and scores ``|q - y|``. The card uses the levels-first fast path
+    :func:`crps_quantiles_lf` (identical to rounding; tested).
+    """
+    y = np.asarray(y, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    tau = np.asarray(levels, dtype=np.float64)
+    d = q - y[..., None]
+    total = tau[0] * np.maximum(d[..., 0], 0.0) - tau[0] ** 2 / 2.0 * d[..., 0]
+    total = total + (1.0 - tau[-1]) * np.maximum(d[..., -1], 0.0)
+    total = total - (1.0 - tau[-1] ** 2) / 2.0 * d[..., -1]
+    if tau.size > 1:
+        total = total + _segment_rho(tau[:-1], tau[1:], d[..., :-1], d[..., 1:]).sum(-1)
+    return 2.0 * total
+
+
+def twcrps_quantiles(y, q, levels, t: float) -> np.ndarray:
+    """Exact threshold-weighted CRPS of a quantile forecast, ``v(x) = max(x, t)``, mm/h.
+
+    ``twCRPS_t(F, y) = CRPS(F o v^-1, v(y))`` (Gneiting & Ranjan 2011; Allen et al. 2023,
+    SIAM/ASA JUQ 11:396). ``v`` is non-decreasing, so the chained quantile function is
+    ``max(Q(tau), t)``; it is piecewise linear on the knots **plus** the point ``tau*`` where
+    ``Q`` crosses ``t``, which is inserted before :func:`crps_quantiles` is applied (reference
+    version: a loop over elements; the card uses :func:`twcrps_quantiles_lf`).
+    """
+    y = np.asarray(y, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    tau = np.asarray(levels, dtype=np.float64)
+    out = np.empty(y.shape)
+    for idx in np.ndindex(y.shape):
+        qi = q[idx]
+        c = int(np.sum(qi < t))
+        lv, qv = tau, qi
+        if 1 <= c < tau.size and qi[c] > t:
+            ts = tau[c - 1] + (tau[c] - tau[c - 1]) * (t - qi[c - 1]) / (qi[c] - qi[c - 1])
+            lv = np.insert(tau, c, ts)
+            qv = np.insert(qi, c, t)
+            if not ts > tau[c - 1]:  # crossing exactly at a knot: nothing to insert
+                lv, qv = tau, qi
+        out[idx] = crps_quantiles(max(float(y[idx]), t), np.maximum(qv, t), lv)
+    return out
+
+
+# --- fast levels-first versions (the score card's kernels) -----------------------------------
+#
+# Layout ``qT (K, n)``: per-level rows are contiguous, so reductions over the levels are
+# vectorised (a pixel-first layout is ~2.5x slower). Sums over the levels are accumulated row by
+# row in float64 (:func:`weighted_rows`), the same arithmetic for every column wherever it sits
+# in a chunk, so results do not depend on chunking.
+
+
+def count_rows(mask: np.ndarray) -> np.ndarray:
+    """Number of True per column of a boolean ``(K, n)`` array (byte sums: ~3x faster than
+    ``count_nonzero(axis=0)``)."""
+    return mask.view(np.uint8).sum(0, dtype=np.int32)
+
+
+def weighted_rows(x: np.ndarray, *ws: np.ndarray) -> list[np.ndarray]:
+    """``[sum_k w_k x[k] for w in ws]`` accumulated row by row in float64 (one pass over x).
+
+    BLAS kernels are not position-invariant in float32, this loop is: every column gets the same
+    arithmetic wherever it sits in the chunk."""
+    accs = [np.zeros(x.shape[1]) for _ in ws]
+    row = np.empty(x.shape[1])
+    for k in range(x.shape[0]):
+        row[...] = x[k]
+        for acc, w in zip(accs, ws, strict=True):
+            acc += w[k] * row
+    return accs
+
+
+def quantile_scores_lf(y: np.ndarray, qT: np.ndarray, levels: np.ndarray, n0: int = 0):
+    """Mean pinball loss, exact CRPS and the counts ``a = #{q < y}``, ``b = #{q <= y}``.
+
+    Levels-first fast path of :func:`quantile_loss` and :func:`crps_quantiles` (identical to
+    rounding, tested). ``qT (K, n)``; its first ``n0`` columns have ``y = 0`` and non-negative
+    quantiles, where ``d = q`` and one pass suffices. Elsewhere the pinball sum is
+    ``sum max(d, 0) - sum tau d`` and the CRPS ``2 (sum v max(d, 0) - sum w d + C)``
+    (:func:`pwl_weights`), ``C`` from the segment ``[a-1, a]`` where ``Q`` crosses ``y``.
+    """
+    levels = np.asarray(levels, dtype=np.float64)
+    n, k = y.size, levels.size
+    v, w = pwl_weights(levels)
+    ql = np.empty(n)
+    crps = np.empty(n)
+    a = np.zeros(n, dtype=np.intp)
+    b = np.empty(n, dtype=np.intp)
+    if n0:
+        q0 = qT[:, :n0]
+        if q0.min() >= 0:
+            s_ql, s_cr = weighted_rows(q0, (1.0 - levels) / k, 2.0 * (v - w))
+            ql[:n0], crps[:n0] = s_ql, s_cr
+            b[:n0] = count_rows(q0 == 0)
+        else:
+            n0 = 0
+    d = qT[:, n0:] - y[None, n0:].astype(qT.dtype)
+    a[n0:] = count_rows(d < 0)
+    b[n0:] = a[n0:] + count_rows(d == 0)
+    lin_t, lin_w = weighted_rows(d, levels, w)
+    np.maximum(d, 0, out=d)
+    pos_1, pos_v = weighted_rows(d, np.ones(k), v)
+    ql[n0:] = (pos_1 - lin_t) / k
+    half = pos_v - lin_w
+    aa = a[n0:]
+    cross = np.nonzero((aa >= 1) & (aa < k))[0]
+    if cross.size:
+        ai = aa[cross]
+        col = cross + n0
+        yc = y[col].astype(np.float64)
+        d0 = qT[ai - 1, col].astype(np.float64) - yc
+        d1 = qT[ai, col].astype(np.float64) - yc
+        ln = levels[ai] - levels[ai - 1]
+        ok = d1 > 0
+        half[cross] += np.where(ok, ln * d1 * d0 / (2.0 * np.where(ok, d1 - d0, 1.0)), 0.0)
+    crps[n0:] = 2.0 * half
+    return ql, crps, a, b
+
+
+def twcrps_quantiles_lf(y: np.ndarray, qT: np.ndarray, levels: np.ndarray, t: float):
+    """Exact twCRPS, ``v(x) = max(x, t)``, levels-first (fast path of :func:`twcrps_quantiles`).
+
+    The clipped knots ``max(q, t)`` are scored by :func:`quantile_scores_lf`; the one segment
+    where ``Q`` crosses ``t`` (knots ``c-1``, ``c`` with ``q_{c-1} < t < q_c``) is then replaced
+    by its exact two pieces: flat at ``t`` up to ``tau*``, linear from ``t`` to ``q_c`` after.
+    """
+    levels = np.asarray(levels, dtype=np.float64)
+    k = levels.size
+    yt = np.maximum(y.astype(np.float64), t)
+    qt = np.maximum(qT, qT.dtype.type(t))
+    _, crps, _, _ = quantile_scores_lf(yt, qt, levels)
+    c = count_rows(qT < t).astype(np.intp)
+    idx = np.nonzero((c >= 1) & (c < k))[0]
+    if idx.size:
+        ci = c[idx]
+        q0 = qT[ci - 1, idx].astype(np.float64)
+        q1 = qT[ci, idx].astype(np.float64)
+        sel = q1 > t
+        idx, ci, q0, q1 = idx[sel], ci[sel], q0[sel], q1[sel]
+        t0, t1 = levels[ci - 1], levels[ci]
+        ts = t0 + (t1 - t0) * (t - q0) / (q1 - q0)
+        dt = t - yt[idx]
+        d1 = q1 - yt[idx]
+        fix = (_segment_rho(ts, t1, dt, d1) + _segment_rho(t0, ts, dt, dt)
+               - _segment_rho(t0, t1, dt, d1))
+        crps[idx] += 2.0 * fix
+    return crps
 
 
 def crps_ensemble_fair(y, x, sorted_members: bool = False) -> np.ndarray:
@@ -98,8 +287,8 @@ def pit_interval_quantiles(y, q, levels) -> tuple[np.ndarray, np.ndarray]:
 
     With extended levels ``T = [0, tau_1..tau_K, 1]``, ``a = #{q < y}``, ``b = #{q <= y}``:
     no tie (``a == b``): inside the levels the PIT is interpolated linearly between the
-    bracketing quantiles; below ``q_1`` it is uniform on ``[0, tau_1]``, above ``q_K`` on
-    ``[tau_K, 1]``. Ties (``b > a``, e.g. zero rain with zero lower quantiles) give the uniform
+    bracketing quantiles; below ``q_1`` it is 0 and above ``q_K`` it is 1 (the flat-ended
+    distribution that :func:`crps_quantiles` scores puts no mass outside ``[q_1, q_K]``). Ties (``b > a``, e.g. zero rain with zero lower quantiles) give the uniform
     interval ``[T[a+1] (0 if a == 0), T[b] (1 if b == K)]`` -- the "randomised PIT" for a CDF
     with an atom (Czado et al. 2009), evaluated without random numbers. A dry pixel with an
     all-zero forecast is uniform on [0, 1]: it neither helps nor hurts calibration.
@@ -112,8 +301,9 @@ def pit_interval_quantiles(y, q, levels) -> tuple[np.ndarray, np.ndarray]:
     a = (q < y[..., None]).sum(-1)
     b = (q <= y[..., None]).sum(-1)
     tie = b > a
-    lo = np.where(tie, np.where(a == 0, 0.0, T[np.minimum(a + 1, k + 1)]), T[a])
-    hi = np.where(tie, np.where(b == k, 1.0, T[b]), T[np.minimum(a + 1, k + 1)])
+    out = np.where(a == 0, 0.0, 1.0)  # outside [q_1, q_K] without a tie: a point at 0 or 1
+    lo = np.where(tie, np.where(a == 0, 0.0, T[np.minimum(a + 1, k + 1)]), out)
+    hi = np.where(tie, np.where(b == k, 1.0, T[b]), out)
     inner = (~tie) & (a > 0) & (a < k)
     if np.any(inner):
         ai = np.clip(a, 1, k - 1)
@@ -179,21 +369,54 @@ def detection_scores(a, b, c, d) -> dict[str, np.ndarray]:
         }
 
 
-def sedi(a, b, c, d) -> np.ndarray:
-    """Symmetric Extremal Dependence Index (Ferro & Stephenson 2011, WAF 26:699).
+def sedi_rates(h, f) -> np.ndarray:
+    """SEDI from hit rate ``H`` and false-alarm rate ``F`` (Ferro & Stephenson 2011, WAF 26:699):
+    ``[ln F - ln H - ln(1-F) + ln(1-H)] / [ln F + ln H + ln(1-F) + ln(1-H)]``.
 
-    ``SEDI = [ln F - ln H - ln(1-F) + ln(1-H)] / [ln F + ln H + ln(1-F) + ln(1-H)]`` with hit rate
-    ``H = a/(a+c)`` and false-alarm rate ``F = b/(b+d)``. To keep it finite, ``H`` and ``F`` are
-    clipped to ``[1/(2 n), 1 - 1/(2 n)]`` with ``n`` the number of events (for H) or non-events
-    (for F) -- the usual half-count correction; a perfect forecast then scores just below 1.
+    **Undefined (NaN) when H or F is 0 or 1**, except at the two corners where the limit exists
+    whatever the path: H = 1, F = 0 (perfect) is 1 and H = 0, F = 1 is -1. Elsewhere on the
+    border the limit depends on the path, and clipping H and F to ``[1/2n, 1 - 1/2n]`` (a
+    common fix) turns a forecast that never forecasts the event (H = F = 0) into a positive
+    score of a few tenths. No clipping is done.
     """
+    h = np.asarray(h, dtype=np.float64)
+    f = np.asarray(f, dtype=np.float64)
+    ok = (h > 0) & (h < 1) & (f > 0) & (f < 1)
+    hs, fs = np.where(ok, h, 0.5), np.where(ok, f, 0.25)
+    lf, lh, l1f, l1h = np.log(fs), np.log(hs), np.log1p(-fs), np.log1p(-hs)
+    out = np.where(ok, (lf - lh - l1f + l1h) / (lf + lh + l1f + l1h), np.nan)
+    out = np.where((h == 1) & (f == 0), 1.0, out)
+    return np.where((h == 0) & (f == 1), -1.0, out)
+
+
+def sedi(a, b, c, d) -> np.ndarray:
+    """SEDI from contingency counts: ``H = a/(a+c)``, ``F = b/(b+d)`` (:func:`sedi_rates`)."""
     a, b, c, d = (np.asarray(v, dtype=np.float64) for v in (a, b, c, d))
-    n1, n0 = a + c, b + d
     with np.errstate(invalid="ignore", divide="ignore"):
-        h = np.clip(a / n1, 0.5 / n1, 1 - 0.5 / n1)
-        f = np.clip(b / n0, 0.5 / n0, 1 - 0.5 / n0)
-        lf, lh, l1f, l1h = np.log(f), np.log(h), np.log1p(-f), np.log1p(-h)
-        return (lf - lh - l1f + l1h) / (lf + lh + l1f + l1h)
+        return sedi_rates(a / (a + c), b / (b + d))
+
+
+def sedi_rate_reason(h: float, f: float) -> str:
+    """Why :func:`sedi_rates` is undefined for ``(h, f)``, in words."""
+    if not (np.isfinite(h) and np.isfinite(f)):
+        return "no events or no non-events"
+    parts = []
+    if h <= 0:
+        parts.append("no event is detected (H = 0)")
+    if h >= 1:
+        parts.append("every event is detected (H = 1)")
+    if f <= 0:
+        parts.append("no false alarm (F = 0)")
+    if f >= 1:
+        parts.append("every non-event is a false alarm (F = 1)")
+    return "; ".join(parts) + ": SEDI is undefined at H or F = 0 or 1"
+
+
+def sedi_reason(a, b, c, d) -> str:
+    """Why :func:`sedi` is undefined for the counts ``a, b, c, d``."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sedi_rate_reason(a / (a + c) if a + c else np.nan,
+                                b / (b + d) if b + d else np.nan)
 
 
 # --- spatial ---------------------------------------------------------------------------------
@@ -238,18 +461,22 @@ def radial_spectra(ref: np.ndarray, ret: np.ndarray) -> np.ndarray:
 def effective_resolution(spec: np.ndarray, k: np.ndarray, pixel_km: float) -> np.ndarray:
     """Effective resolution (km) from summed spectra ``(..., 4, nk)``.
 
-    Coherence ``coh(k) = |S_rp| / sqrt(S_rr S_pp)`` (Pfreundschuh et al. 2024, AMT 17:515);
-    walking from the largest scale to the smallest, the resolution is the half wavelength
-    ``pixel_km / (2 k)`` of the last wavenumber bin before the coherence first drops below
-    ``1/sqrt(2)``. A perfect retrieval resolves every bin and scores ``pixel_km`` (Nyquist);
-    if the largest scale already fails, the largest half wavelength ``pixel_km/(2 k_1)`` is
-    returned (nothing resolved; worst attainable value, kept finite).
+    A scale is resolved when the coherence ``Re S_rp / sqrt(S_rr S_pp)`` is >= ``1/sqrt(2)``
+    (Pfreundschuh et al. 2024, AMT 17:515) **and** the retrieved power is at least half the
+    reference power. Only the real part of the cross-spectrum counts: the radial sums run over
+    the half plane, where ``Im S_rp`` does not cancel, and a displaced field has a large
+    imaginary part. The power criterion penalises smoothing, which coherence alone barely sees
+    (a blurred field stays coherent with a fraction of the power). Walking from the largest
+    scale to the smallest, the resolution is the half wavelength ``pixel_km / (2 k)`` of the last
+    bin before a criterion first fails; a perfect retrieval scores ``pixel_km``; if the largest
+    scale already fails, ``pixel_km / (2 k_1)`` (nothing resolved; kept finite).
     """
-    srr, spp, cre, cim = spec[..., 0, :], spec[..., 1, :], spec[..., 2, :], spec[..., 3, :]
+    srr, spp, cre = spec[..., 0, :], spec[..., 1, :], spec[..., 2, :]
     with np.errstate(invalid="ignore", divide="ignore"):
-        coh = np.hypot(cre, cim) / np.sqrt(srr * spp)
+        coh = cre / np.sqrt(srr * spp)
+        ratio = spp / srr
     coh = np.where(np.isfinite(coh), coh, 0.0)
-    ok = coh >= 1.0 / np.sqrt(2.0)
+    ok = (coh >= 1.0 / np.sqrt(2.0)) & (np.nan_to_num(ratio) >= 0.5)
     first_bad = np.where(ok.all(-1), ok.shape[-1], np.argmin(ok, -1))
     last_good = np.maximum(first_bad - 1, 0)
     res = pixel_km / (2.0 * k[last_good])
@@ -258,11 +485,16 @@ def effective_resolution(spec: np.ndarray, k: np.ndarray, pixel_km: float) -> np
 
 
 def coherence(spec: np.ndarray) -> np.ndarray:
-    """Spectral coherence per wavenumber bin from summed spectra ``(..., 4, nk)``."""
+    """Spectral coherence (real part) per wavenumber bin from summed spectra ``(..., 4, nk)``."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.hypot(spec[..., 2, :], spec[..., 3, :]) / np.sqrt(
-            spec[..., 0, :] * spec[..., 1, :]
-        )
+        return spec[..., 2, :] / np.sqrt(spec[..., 0, :] * spec[..., 1, :])
+
+
+def power_ratio(spec: np.ndarray, k: np.ndarray, pixel_km: float, max_km: float) -> np.ndarray:
+    """Retrieved / reference spectral power summed over wavelengths ``<= max_km``."""
+    sel = pixel_km / k <= max_km + 1e-9
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return spec[..., 1, :][..., sel].sum(-1) / spec[..., 0, :][..., sel].sum(-1)
 
 
 def fss_sums(ref: np.ndarray, ret: np.ndarray, threshold: float, size: int,
