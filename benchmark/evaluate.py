@@ -225,6 +225,7 @@ def score_block(
     warming: np.ndarray,
     block: np.ndarray,
     groups: Mapping[str, np.ndarray],
+    year: np.ndarray | None = None,
     point: np.ndarray | None = None,
     quantiles: np.ndarray | None = None,
     levels: Sequence[float] | None = None,
@@ -248,6 +249,7 @@ def score_block(
         scene=np.asarray(scene),
         warming=np.asarray(warming, dtype=np.float64),
         block=np.asarray(block).astype(str),
+        year=None if year is None else np.asarray(year),
         groups={k: np.asarray(v).astype(str) for k, v in groups.items()},
     )
     maxima = np.nanmax(reference.reshape(reference.shape[0], -1), axis=1)
@@ -290,10 +292,13 @@ def finalize(result: BlockResult, channels: Sequence[str] = ()) -> dict:
         "n_scenes": int(result.n_scenes),
         "n_pixels": int(result.n_pixels),
         "channels": list(channels),
+        "forecast": out.get("forecast", {}),
         "scores": out.get("scores", {}),
+        "undefined": out.get("undefined", {}),
         "groups": out.get("groups", {}),
         "worst_group": out.get("worst_group", {}),
         "curves": out.get("curves", {}),
+        "replicates": out.get("replicates", {}),
         "examples": examples,
     }
 
@@ -313,7 +318,8 @@ def _mode_per_scene(values: np.ndarray) -> np.ndarray:
 def scene_meta(ref, group_dims: Sequence[str], pixel_ref=None) -> dict[str, Any]:
     """Per-scene arrays the card needs, read from a (lazy) reference dataset.
 
-    Returns ``{"scene", "warming", "block", "groups": {dim: (s,)}}``; 1-D coordinates only are
+    Returns ``{"scene", "warming", "block", "year", "groups": {dim: (s,)}}`` (``year`` None
+    without a year coordinate); 1-D coordinates only are
     read here (O(n_scenes) memory); per-pixel group variables (taken from ``pixel_ref`` if
     given, else ``ref``) are reduced block by block.
     """
@@ -348,7 +354,9 @@ def scene_meta(ref, group_dims: Sequence[str], pixel_ref=None) -> dict[str, Any]
                 block_values = np.asarray(pixel_ref[dim][start : start + DEFAULT_CHUNK])
                 parts.append(_mode_per_scene(block_values))
             groups[dim] = np.concatenate(parts) if parts else np.array([], dtype=str)
-    return {"scene": ids, "warming": warming, "block": block.astype(str), "groups": groups}
+    year = v[schema.COORD_YEAR].astype(np.int64) if schema.COORD_YEAR in v else None
+    return {"scene": ids, "warming": warming, "block": block.astype(str), "year": year,
+            "groups": groups}
 
 
 def store_scene_coords(view, role: str, names: Sequence[str]):
@@ -472,6 +480,7 @@ def evaluate(
                 scene=meta["scene"][sl],
                 warming=meta["warming"][sl],
                 block=meta["block"][sl],
+                year=None if meta.get("year") is None else meta["year"][sl],
                 groups={k: g[sl] for k, g in meta["groups"].items()},
                 **_block_kwargs(arrays, levels),
             )
@@ -501,6 +510,7 @@ class BlockTask:
     block: np.ndarray
     groups: dict[str, np.ndarray]
     levels: tuple[float, ...] | None
+    year: np.ndarray | None = None
 
 
 def run_block(task: BlockTask, cfg) -> BlockResult:
@@ -529,6 +539,7 @@ def run_block(task: BlockTask, cfg) -> BlockResult:
         scene=task.scene,
         warming=task.warming,
         block=task.block,
+        year=task.year,
         groups=task.groups,
         **_block_kwargs(arrays, task.levels),
     )
@@ -586,6 +597,7 @@ def plan_blocks(view, role: str, pred, pred_path: str | Path, meta: Mapping, chu
                 scene=b_ids,
                 warming=meta["warming"][sl],
                 block=meta["block"][sl],
+                year=None if meta.get("year") is None else meta["year"][sl],
                 groups={k: g[sl] for k, g in meta["groups"].items()},
                 levels=levels,
             )

@@ -5,10 +5,13 @@ the submission name lower-cased with every run of characters outside ``[a-z0-9]`
 ``-``. Written atomically (temp file + rename). Scoring a further role of the same submission and
 split adds that role to the file; replacing a role already present needs ``--force``.
 
-Format, ``schema_version`` 1 (all floats are JSON numbers or ``null`` for undefined values)::
+Format, ``schema_version`` 2 (all floats are JSON numbers or ``null`` for undefined values).
+Version 2 is the corrected protocol (docs/protocol.md: exact CRPS of quantile forecasts,
+admissible levels, SEDI without clipping, paired replicates, fixed-effects trends, real block
+maxima); version-1 files are refused with a message to rescore them::
 
     {
-      "schema_version": 1,
+      "schema_version": 2,
       "created_by": "tailshift 0.1.0",
       "submission": {"name": str, "model": str, "description": str,
                      "training_sources": ["obs" | "sim", ...], "code_hash": str | null,
@@ -23,8 +26,14 @@ Format, ``schema_version`` 1 (all floats are JSON numbers or ``null`` for undefi
                                           # "all_test": both test roles scored together
                                           # (written by submit; trends over all warming)
           "n_scenes": int, "n_pixels": int, "channels": [str, ...],
+          "forecast": {"kind": "quantiles" | "samples" | "point", "levels": [float] | null,
+                       "admissible": bool, "reason": str | null},   # ranked only if admissible
           "scores": {"<metric>": {"value": float | bool | null,
                                   "ci_low": float | null, "ci_high": float | null}},
+          "undefined": {"<metric>": str},  # why a value is null
+          "replicates": {"scene" | "block": {"seed": int, "n": int,
+                                             "metrics": {"<metric>": [float | null] * n}}},
+                                          # bootstrap replicates 1..n, for paired comparisons
           "groups": {"<dim>": {"<label>": {"<metric>": {"value", "ci_low", "ci_high"}}}},
                                           # dims: "regime", "surface_type", "intensity_bin"
           "worst_group": {"<metric>": {"dim": str, "label": str, "value": float}},
@@ -64,7 +73,7 @@ from typing import Any
 from benchmark.atomic import atomic_write_text
 from benchmark.errors import BadInputError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Implementation decisions (the format above is the contract; these refine it):
 # - slugs also drop leading/trailing "-" ("My U-Net!" -> "my-u-net"); a name without any letter
@@ -214,6 +223,11 @@ def validate_result(result: Any, source: Any = "result") -> dict:
     if not isinstance(result, dict):
         raise _fail(source, "the top level is not a JSON object")
     version = result.get("schema_version")
+    if version == 1:
+        raise ResultFormatError(
+            f"{source} was scored under protocol 1 (CRPS as mean pinball over the submitted " +
+            "levels, clipped SEDI, pooled trends); rescore the submission with 'tailshift " +
+            "submit' or 'tailshift score', or remove the file")
     if version != SCHEMA_VERSION:
         raise _fail(source, f"schema_version is {version!r}")
     for key, kind in (("submission", dict), ("split", dict), ("dataset", dict), ("roles", dict)):

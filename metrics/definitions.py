@@ -1,4 +1,4 @@
-"""Registry entries of every TailShift metric (issue 3) and their reducers.
+"""Registry entries of every TailShift metric and their reducers (docs/protocol.md).
 
 Each reducer takes a :class:`metrics.card.StatView` (reduced statistics, replicate axis first)
 and returns one value per replicate. Notation: ``r`` reference, ``p`` retrieved point estimate,
@@ -10,7 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from metrics import kernels as K
+from metrics.bootstrap import percentile_ci
+from metrics.levels import brackets_coverage
 from metrics.registry import MetricSpec, register
+from metrics.stats import radial
+
+#: Years an annual series needs for Theil-Sen and Mann-Kendall.
+MIN_YEARS = 5
 
 PROB = ("quantiles", "samples")
 
@@ -27,23 +33,21 @@ def _div(a, b):
 
 
 def _bias(v):
-    pt = v.a("point")
-    return 100.0 * _div(pt[:, 2] - pt[:, 1], pt[:, 1])
+    sr = v.col("point", "sum_r")
+    return 100.0 * _div(v.col("point", "sum_p") - sr, sr)
 
 
 def _mae(v):
-    pt = v.a("point")
-    return _div(pt[:, 3], pt[:, 0])
+    return _div(v.col("point", "sum_abs_err"), v.col("point", "n"))
 
 
 def _rmse(v):
-    pt = v.a("point")
-    return np.sqrt(_div(pt[:, 4], pt[:, 0]))
+    return np.sqrt(_div(v.col("point", "sum_sq_err"), v.col("point", "n")))
 
 
 def _corr(v):
-    pt = v.a("point")
-    n, sr, sp, srr, spp, srp = pt[:, 0], pt[:, 1], pt[:, 2], pt[:, 5], pt[:, 6], pt[:, 7]
+    n, sr, sp, srr, spp, srp = (v.col("point", c) for c in
+                                ("n", "sum_r", "sum_p", "sum_rr", "sum_pp", "sum_rp"))
     with np.errstate(invalid="ignore", divide="ignore"):
         cov = srp - sr * sp / n
         vr = srr - sr * sr / n
@@ -52,8 +56,7 @@ def _corr(v):
 
 
 def _smape(v):
-    pt = v.a("point")
-    return _div(pt[:, 8], pt[:, 9])
+    return _div(v.col("point", "sum_smape"), v.col("point", "n_smape"))
 
 
 register(MetricSpec(
@@ -79,52 +82,62 @@ register(MetricSpec(
 
 
 def _ql(v):
-    pr = v.a("prob")
-    return _div(pr[:, 1], pr[:, 0])
+    return _div(v.col("prob", "sum_ql"), v.col("prob", "n"))
 
 
 def _crps(v):
-    pr = v.a("prob")
-    return _div(pr[:, 2], pr[:, 0])
+    return _div(v.col("prob", "sum_crps"), v.col("prob", "n"))
 
 
-def _tw(j):
+def _tw(name):
     def fn(v):
-        tw = v.a("tw")
-        return _div(tw[:, j], tw[:, 0])
+        return _div(v.col("tw", name), v.col("tw", "n"))
 
     return fn
 
 
 def _coverage(v):
+    if "quantiles" in v.red.kinds and not brackets_coverage(v.red.levels):
+        return np.full(v.a("pit").shape[0], np.nan)
     pit = v.a("pit")
-    at = v.card.pit_points()
+    at = v.red.pit_points()
     i5 = int(np.argmin(np.abs(at - 0.05)))
     i95 = int(np.argmin(np.abs(at - 0.95)))
     return _div(pit[:, i95] - pit[:, i5], pit[:, -1])
 
 
+def _why_coverage(v):
+    return ("the quantile levels do not bracket 0.05 and 0.95, so the 5-95 % interval is not " +
+            "stated by the forecast")
+
+
+_SRC_CRPS = ("Laio & Tamea (2007) HESS 11:1267; Gneiting & Ranjan (2011) JBES 29:411 (quantile " +
+             "forecasts, exact); Ferro et al. (2008) and Zamo & Naveau (2018) (fair, ensembles)")
+_SRC_TW = "Gneiting & Ranjan (2011) JBES 29:411; Allen et al. (2023) SIAM/ASA JUQ 11:396"
 register(MetricSpec(
     "quantile_loss", "probabilistic", PROB, False, None, "mm h-1",
-    "Mean pinball loss over the quantile levels (for samples: their empirical quantiles).",
-    "Koenker & Bassett (1978); SCIENCE.md section 7", ("prob",), _ql))
+    "Mean pinball loss over the submitted levels (for samples: their empirical quantiles at " +
+    "32 mid-point levels). Depends on the level set; not the CRPS.",
+    "Koenker & Bassett (1978) Econometrica 46:33", ("prob",), _ql))
 register(MetricSpec(
     "crps", "probabilistic", PROB, False, None, "mm h-1",
-    "CRPS: 2 x mean pinball over the levels (quantiles) or the fair ensemble CRPS (samples).",
-    "Gneiting & Raftery (2007); Berrisch & Ziel (2023); Ferro et al. (2008)", ("prob",), _crps))
+    "CRPS of the predictive distribution: exact for quantile forecasts (piecewise-linear " +
+    "quantile function, flat ends), the fair estimator for ensembles.",
+    _SRC_CRPS, ("prob",), _crps))
 register(MetricSpec(
     "twcrps_10", "probabilistic", PROB, False, None, "mm h-1",
-    "Threshold-weighted CRPS with v(x) = max(x, 10 mm/h): skill for heavy rain only.",
-    "Gneiting & Ranjan (2011); Allen et al. (2023)", ("tw",), _tw(1)))
+    "Threshold-weighted CRPS with v(x) = max(x, 10 mm/h) (exact for quantile forecasts): " +
+    "skill for heavy rain only.", _SRC_TW, ("tw",), _tw("sum_tw10")))
 register(MetricSpec(
     "twcrps_50", "probabilistic", PROB, False, None, "mm h-1",
-    "Threshold-weighted CRPS with v(x) = max(x, 50 mm/h): skill for extreme rain only.",
-    "Gneiting & Ranjan (2011); Allen et al. (2023)", ("tw",), _tw(2)))
+    "Threshold-weighted CRPS with v(x) = max(x, 50 mm/h) (exact for quantile forecasts): " +
+    "skill for extreme rain only.", _SRC_TW, ("tw",), _tw("sum_tw50")))
 register(MetricSpec(
     "coverage_90", "probabilistic", PROB, None, 0.9, "1",
-    "Fraction of reference values inside the 5-95 % predictive interval (randomised PIT for " +
-    "ties, so dry/dry pixels count 0.9).", "Gneiting et al. (2007); Czado et al. (2009)",
-    ("pit",), _coverage))
+    "Fraction of reference values inside the 5-95 % interval of the predictive CDF " +
+    "(randomised PIT at atoms, so dry/dry pixels count 0.9); undefined when the levels do " +
+    "not bracket 0.05 and 0.95.", "Gneiting et al. (2007) JRSS-B 69:243; Czado et al. (2009)",
+    ("pit",), _coverage, why=_why_coverage))
 
 # --- detection -----------------------------------------------------------------------------
 
@@ -159,12 +172,49 @@ def _sedi(p: float):
     return fn
 
 
+def _why_sedi(p: float):
+    def fn(v):
+        j = v.bins.quantile_bin(v.hist[:1, 0], p, cum=v.cum[:1, 0])
+        a, b, c, d = (float(x[0]) for x in v.contingency(j))
+        if j[0] < 2:
+            return "the reference percentile is dry"
+        if a + b == 0:
+            return "the retrieval never reaches the threshold (H = F = 0)"
+        return K.sedi_reason(a, b, c, d)
+
+    return fn
+
+
+def _sedi_cal(p: float):
+    def fn(v):
+        h, f, ok = v.calibrated_rates(p)
+        return np.where(ok, K.sedi_rates(h, f), np.nan)
+
+    return fn
+
+
+def _why_sedi_cal(p: float):
+    def fn(v):
+        h, f, ok = v.calibrated_rates(p)
+        if not ok[0]:
+            return f"the retrieval's or the reference's {p:.1%} percentile is below 0.1 mm/h"
+        return K.sedi_rate_reason(float(h[0]), float(f[0]))
+
+    return fn
+
+
+_SRC_SEDI = "Ferro & Stephenson (2011), WAF 26:699"
 for _p, _tag in ((0.99, "p99"), (0.999, "p999")):
     register(MetricSpec(
         f"sedi_{_tag}", "detection", ("point",), True, None, "1",
-        f"Symmetric extremal dependence index for rain above the reference's {_p:.1%} " +
-        "percentile (threshold: lower edge of the histogram bin holding it).",
-        "Ferro & Stephenson (2011), WAF 26:699", ("hist",), _sedi(_p)))
+        f"Symmetric extremal dependence index of rain above the reference's {_p:.1%} " +
+        "percentile, retrieval thresholded at the same value; undefined when H or F is 0 or 1.",
+        _SRC_SEDI, ("hist",), _sedi(_p), why=_why_sedi(_p)))
+    register(MetricSpec(
+        f"sedi_{_tag}_calibrated", "detection", ("point",), True, None, "1",
+        f"SEDI with the retrieval thresholded at its own {_p:.1%} percentile (equal base " +
+        "rates: discrimination without frequency bias; the leaderboard's SEDI).",
+        _SRC_SEDI + ", section 5", ("hist", "joint"), _sedi_cal(_p), why=_why_sedi_cal(_p)))
 
 # --- distribution --------------------------------------------------------------------------
 
@@ -195,11 +245,11 @@ for _p, _tag in ((0.99, "p99"), (0.999, "p999"), (0.9999, "p9999")):
     register(MetricSpec(
         f"qratio_{_tag}", "distribution", ("point",), None, 1.0, "1",
         f"Ratio retrieved / reference of the {_p:.2%} pixel quantile (all valid pixels).",
-        "issue 3; histogram quantiles, metrics.bins", ("hist",), _qratio(_p)))
+        "histogram quantiles with a stated error bound (metrics/bins.py)", ("hist",), _qratio(_p)))
 register(MetricSpec(
     "top1_share_ratio", "distribution", ("point",), None, 1.0, "1",
     "Share of total rain from the wettest 1 % of pixels, retrieved / reference.",
-    "issue 3 (cf. Pendergrass & Knutti 2018 on rain concentration)", ("hist",), _top1))
+    "Pendergrass & Knutti (2018), GRL 45:11980 (rain concentration)", ("hist",), _top1))
 
 # --- tails ---------------------------------------------------------------------------------
 
@@ -220,24 +270,84 @@ def _rl_ratio(period: float):
     return fn
 
 
-_SRC_GEV = "Hosking (1990), JRSS-B 52:105 (L-moments); Coles (2001) ch. 3"
+def _gof(key: str):
+    def fn(v):
+        return np.array([v.tails["gof"].get(key, np.nan)])
+
+    return fn
+
+
+def _why_tails(v):
+    t = v.tails
+    return (f"{t['n_blocks']} region-year blocks with >= {v.cfg.min_block_scenes} scenes " +
+            f"({t['n_dropped']} smaller blocks dropped); a GEV fit needs at least 3")
+
+
+def _gpd_xi(j: int):
+    def fn(v):
+        return v.pot["params"][j][:, 0]
+
+    return fn
+
+
+def _pot_ratio(v):
+    lv = v.pot["level"]
+    return _div(lv[1], lv[0])
+
+
+def _why_pot(v):
+    return (f"{v.pot['n_exceed']} scene maxima exceed the threshold; the GPD fit needs at " +
+            "least 3 for the reference and the retrieval, and the retrieval must exceed it at " +
+            "least once per 1000 scenes")
+
+
+_SRC_GEV = ("Hosking (1990), JRSS-B 52:105 (L-moments); Coles (2001) An Introduction to " +
+            "Statistical Modeling of Extreme Values, ch. 3; Hosking & Wallis (1997) " +
+            "(index-flood standardisation)")
+_SRC_GPD = "Coles (2001) ch. 4; Hosking & Wallis (1987), Technometrics 29:339"
+_BLOCK = "region-year blocks of >= min_block_scenes scenes, standardised per regime"
 register(MetricSpec(
     "gev_xi", "tails", ("point",), None, None, "1",
-    "GEV shape xi of the retrieved block maxima (xi > 0 heavy tail); compare with gev_xi_ref.",
-    _SRC_GEV, ("blocks",), _xi("params_ret"), groupable=False))
+    f"GEV shape xi of the retrieved block maxima ({_BLOCK}); compare with gev_xi_ref.",
+    _SRC_GEV, ("tails",), _xi("params_ret"), groupable=False, why=_why_tails))
 register(MetricSpec(
     "gev_xi_ref", "tails", ("point",), None, None, "1",
-    "GEV shape xi of the reference block maxima.", _SRC_GEV, ("blocks",), _xi("params_ref"),
-    groupable=False))
+    f"GEV shape xi of the reference block maxima ({_BLOCK}).", _SRC_GEV, ("tails",),
+    _xi("params_ref"), groupable=False, why=_why_tails))
 for _T in (10, 50):
     register(MetricSpec(
         f"rl_ratio_{_T}", "tails", ("point",), None, 1.0, "1",
-        f"GEV {_T}-block return level, retrieved / reference (block = region x year).",
-        _SRC_GEV, ("blocks",), _rl_ratio(float(_T)), groupable=False))
+        f"GEV return level exceeded once in {_T} region-year blocks, retrieved / reference " +
+        f"({_BLOCK}).", _SRC_GEV, ("tails",), _rl_ratio(float(_T)), groupable=False,
+        why=_why_tails))
+for _tag, _key in (("", "ks_p_ret"), ("_ref", "ks_p_ref")):
+    register(MetricSpec(
+        f"gev_ks_p{_tag}", "tails", ("point",), None, None, "1",
+        "Goodness of fit of the GEV to the " + ("retrieved" if not _tag else "reference") +
+        " block maxima: Kolmogorov-Smirnov p-value (optimistic: fitted parameters).",
+        "Stephens (1974), JASA 69:730", ("tails",), _gof(_key), groupable=False,
+        why=_why_tails))
+register(MetricSpec(
+    "gpd_xi", "tails", ("point",), None, None, "1",
+    "GPD shape of the retrieved scene maxima above the reference's 90th percentile " +
+    "(peaks over threshold, standardised per regime).", _SRC_GPD, ("pot",), _gpd_xi(1),
+    groupable=False, why=_why_pot))
+register(MetricSpec(
+    "gpd_xi_ref", "tails", ("point",), None, None, "1",
+    "GPD shape of the reference scene maxima above their 90th percentile.", _SRC_GPD,
+    ("pot",), _gpd_xi(0), groupable=False, why=_why_pot))
+register(MetricSpec(
+    "pot_rl_ratio_1000", "tails", ("point",), None, 1.0, "1",
+    "Scene-maximum level exceeded once in 1000 scenes (GPD over threshold), retrieved / " +
+    "reference.", _SRC_GPD, ("pot",), _pot_ratio, groupable=False, why=_why_pot))
 
 # --- trends --------------------------------------------------------------------------------
 
-_SRC_TREND = "SCIENCE.md sections 4 and 7: regress log statistic on warming, 100(exp(slope)-1)"
+_SRC_TREND = ("log statistic on warming with regime fixed effects, %/K = 100 (exp(slope) - 1) " +
+              "(Wooldridge 2010 ch. 10; O'Gorman 2015, Curr. Clim. Change Rep. 1:49)")
+_STAT = {"mean": "mean rain rate (all pixels)",
+         "p99": "99th percentile of wet-pixel (>= 0.1 mm/h) rain rate",
+         "p999": "99.9th percentile of wet-pixel (>= 0.1 mm/h) rain rate"}
 
 
 def _rate(stat: str, which: int):
@@ -255,6 +365,21 @@ def _rate_err(stat: str):
     return fn
 
 
+def _consistent(stat: str):
+    def fn(v):
+        r = v.scaling["rates"][stat]
+        err = r[1] - r[0]
+        if not np.isfinite(err[0]):
+            return np.array([np.nan])
+        lo, hi = percentile_ci(err, v.cfg.ci_level) if err.size > 1 else (err[0], err[0])
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            lo = hi = err[0]
+        tol = v.cfg.trend_tolerance
+        return np.array([float(lo <= tol and hi >= -tol)])
+
+    return fn
+
+
 def _in_range(stat: str):
     def fn(v):
         lo, hi = v.cfg.cmip_mean_range if stat == "mean" else v.cfg.cmip_extreme_range
@@ -264,47 +389,102 @@ def _in_range(stat: str):
     return fn
 
 
-for _s, _what in (("mean", "mean"), ("p99", "99th percentile"), ("p999", "99.9th percentile")):
+def _why_trend(v):
+    sc = v.scaling
+    return (f"{sc['n_bins']} populated warming bins of {v.cfg.warming_bin_k:g} K; a scaling " +
+            f"rate needs at least {v.cfg.trend_min_bins}")
+
+
+for _s in ("mean", "p99", "p999"):
+    _w = _STAT[_s]
     register(MetricSpec(
         f"scaling_{_s}", "trends", ("point",), None, None, "%/K",
-        f"Scaling of the retrieved {_what} rain rate with warming.", _SRC_TREND,
-        ("warming",), _rate(_s, 1), groupable=False))
+        f"Scaling of the retrieved {_w} with warming.", _SRC_TREND,
+        ("warming",), _rate(_s, 1), groupable=False, why=_why_trend))
     register(MetricSpec(
         f"scaling_{_s}_ref", "trends", ("point",), None, None, "%/K",
-        f"Scaling of the reference {_what} rain rate with warming.", _SRC_TREND,
-        ("warming",), _rate(_s, 0), groupable=False))
+        f"Scaling of the reference {_w} with warming (the world's truth).", _SRC_TREND,
+        ("warming",), _rate(_s, 0), groupable=False, why=_why_trend))
     register(MetricSpec(
         f"scaling_error_{_s}", "trends", ("point",), None, 0.0, "%/K",
-        f"Retrieved minus reference scaling of the {_what} rain rate.", _SRC_TREND,
-        ("warming",), _rate_err(_s), groupable=False))
+        f"Retrieved minus reference scaling of the {_w}.", _SRC_TREND,
+        ("warming",), _rate_err(_s), groupable=False, why=_why_trend))
     register(MetricSpec(
-        f"scaling_in_cmip_range_{_s}", "trends", ("point",), True, None, "1",
-        f"Whether the retrieved {_what} scaling lies in the climate-model range " +
-        "(mean 2.1-3.1 %/K, Pendergrass 2020; extremes 5-14 %/K, CC to 2xCC).",
-        "Pendergrass (2020) GRL; Lenderink & van Meijgaard (2008); IPCC AR6",
-        ("warming",), _in_range(_s), kind="bool", groupable=False))
+        f"scaling_consistent_{_s}", "trends", ("point",), True, None, "1",
+        f"Whether the retrieved scaling of the {_w} is consistent with the truth: the 95 % CI " +
+        "of the scaling error reaches within 0.5 %/K of 0 (trend_tolerance).",
+        "half the CMIP6 range of hydrological sensitivity, Pendergrass (2020) GRL",
+        ("warming",), _consistent(_s), kind="bool", groupable=False, why=_why_trend))
+    _rng = "2.1-3.1 %/K, CMIP6 (Pendergrass 2020)" if _s == "mean" else \
+        "5-14 %/K, CC to 2 x CC (Lenderink & van Meijgaard 2008)"
+    register(MetricSpec(
+        f"scaling_in_cmip_range_{_s}", "trends", ("point",), None, None, "1",
+        f"Context, not a score: whether the retrieved scaling of the {_w} lies in the " +
+        f"climate-model range for that statistic ({_rng}).",
+        "Pendergrass (2020) GRL; Lenderink & van Meijgaard (2008); IPCC AR6 WG1 ch. 11",
+        ("warming",), _in_range(_s), kind="bool", groupable=False, why=_why_trend))
+
+
+def _annual(stat: str, field_: str, key: str):
+    def fn(v):
+        an = v.annual
+        if an["n_years"] < MIN_YEARS:
+            return np.array([np.nan])
+        return np.array([an[stat][key][field_]])
+
+    return fn
+
+
+def _why_annual(v):
+    return f"the role spans {v.annual['n_years']} years; the annual series needs {MIN_YEARS}"
+
+
+_SRC_TS = "Sen (1968) JASA 63:1379 (Theil-Sen); Mann (1945); Kendall (1975)"
+for _s in ("mean", "p99"):
+    _w = _STAT[_s]
+    for _tag, _key in (("", "trend_ret"), ("_ref", "trend_ref")):
+        register(MetricSpec(
+            f"trend_ts_{_s}{_tag}", "trends", ("point",), None, None, "%/yr",
+            f"Theil-Sen slope of the annual {_w} of the " +
+            ("retrieval" if not _tag else "reference") + " (log scale).", _SRC_TS,
+            ("warming",), _annual(_s, "theil_sen_pct_per_year", _key), groupable=False,
+            why=_why_annual))
+    register(MetricSpec(
+        f"trend_mk_p_{_s}", "trends", ("point",), None, None, "1",
+        f"Mann-Kendall p-value of a monotone trend in the retrieval's annual {_w}.", _SRC_TS,
+        ("warming",), _annual(_s, "mk_p", "trend_ret"), groupable=False, why=_why_annual))
 
 # --- spatial -------------------------------------------------------------------------------
 
 
 def _effres(v):
-    ny, nx = v.card.shape
-    from metrics.card import _radial
-
-    _, k = _radial(ny, nx)
+    ny, nx = v.red.shape
+    _, k = radial(ny, nx)
     return K.effective_resolution(v.a("spec"), k, v.cfg.pixel_km)
 
 
+def _power_ratio(v):
+    ny, nx = v.red.shape
+    _, k = radial(ny, nx)
+    return K.power_ratio(v.a("spec"), k, v.cfg.pixel_km, FINE_KM)
+
+
 def _fss(v):
-    f = v.a("fss")
-    return 1.0 - _div(f[:, 0], f[:, 1])
+    return 1.0 - _div(v.col("fss", "sum_diff2"), v.col("fss", "sum_ref2"))
 
 
+#: Wavelength (km) below which ``power_ratio_fine`` compares spectral power.
+FINE_KM = 32.0
 register(MetricSpec(
     "eff_resolution", "spatial", ("point",), False, None, "km",
-    "Effective resolution: half wavelength of the smallest scale down to which the spectral " +
-    "coherence of retrieval and reference stays >= 1/sqrt(2).",
-    "Pfreundschuh et al. (2024), AMT 17:515", ("spec",), _effres))
+    "Effective resolution: half wavelength of the smallest scale down to which the coherence " +
+    "(real part of the cross-spectrum) stays >= 1/sqrt(2) and the retrieved power >= half " +
+    "the reference power.", "Pfreundschuh et al. (2024), AMT 17:515", ("spec",), _effres))
+register(MetricSpec(
+    "power_ratio_fine", "spatial", ("point",), None, 1.0, "1",
+    "Spectral power of the retrieval / the reference at wavelengths <= 32 km (< 1: smoothed, " +
+    "> 1: noisy).", "Harris et al. (2001), J. Hydrometeor. 2:406 (spectra of rain fields)",
+    ("spec",), _power_ratio))
 register(MetricSpec(
     "fss_10", "spatial", ("point",), True, None, "1",
     "Fractions skill score of rain >= 10 mm/h in 9 x 9 pixel (36 km) neighbourhoods.",

@@ -57,6 +57,9 @@ class MetricSpec:
         ``"float"`` or ``"bool"`` (value type written to results).
     groupable : bool
         Whether the metric is also reported per group (tails/trends are headline-only).
+    why : callable or None
+        ``why(view) -> str``: why the value is undefined, written to the result's
+        ``undefined`` map when it is (e.g. "fewer than 4 populated warming bins").
     """
 
     name: str
@@ -71,6 +74,7 @@ class MetricSpec:
     fn: Callable | None = field(default=None, repr=False, compare=False)
     kind: str = "float"
     groupable: bool = True
+    why: Callable | None = field(default=None, repr=False, compare=False)
 
     @property
     def ranked(self) -> bool:

@@ -60,7 +60,7 @@ def test_write_and_read_round_trip(tmp_path):
     path = R.write_result(make(), tmp_path)
     assert path == tmp_path / "temporal" / "my-u-net.json"
     back = R.read_result(path)
-    assert back["schema_version"] == 1
+    assert back["schema_version"] == 2
     assert back["roles"]["id_test"]["scores"]["mae"]["value"] == 1.0
     assert back["roles"]["id_test"]["scores"]["record_ok"]["value"] is True
     assert "gap" not in back
@@ -124,7 +124,8 @@ def test_other_dataset_needs_force(tmp_path):
         ("{not json", "not valid JSON"),
         ("[1, 2]", "not a JSON object"),
         ('{"schema_version": 7}', "schema_version is 7"),
-        ('{"schema_version": 1, "submission": {}}', "'split' is missing"),
+        ('{"schema_version": 2, "submission": {}}', "'split' is missing"),
+        ('{"schema_version": 1, "submission": {}}', "protocol 1"),
     ],
 )
 def test_read_rejects_malformed_files(tmp_path, content, match):

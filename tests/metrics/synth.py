@@ -1,9 +1,9 @@
 """Synthetic rain scenes for the metric tests (small, made on the fly from a seed).
 
-Rain: a spatially correlated Gaussian field (FFT-filtered white noise, SCIENCE.md section 3)
+Rain: a spatially correlated Gaussian field (FFT-filtered white noise, as in the world's rain model, docs/world.md)
 thresholded at a wet-area fraction, log-normal intensities by probability matching, and a warming
 scaling ``R' = R exp(dT (a_mean + (a_ext - a_mean) w))`` with ``w`` ramping from 0 at the wet
-median to 1 at the wet 99th percentile (SCIENCE.md section 4), the wet fraction lowered so the
+median to 1 at the wet 99th percentile (Lenderink & van Meijgaard 2008 super-CC tail), the wet fraction lowered so the
 domain mean scales at about ``a_mean``.
 """
 
@@ -46,6 +46,7 @@ def make_scenes(
         "scene": scene,
         "warming": warming,
         "block": block,
+        "year": year,
         "groups": {"regime": regime, "surface_type": np.array([SURF[r] for r in regime])},
     }
 
@@ -73,5 +74,6 @@ def labels(d, sel=slice(None)):
         "scene": d["scene"][sel],
         "warming": d["warming"][sel],
         "block": d["block"][sel],
+        "year": d["year"][sel],
         "groups": {k: v[sel] for k, v in d["groups"].items()},
     }

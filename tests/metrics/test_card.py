@@ -13,10 +13,13 @@ import scoringrules as sr
 
 from benchmark.errors import BadInputError
 from metrics import REGISTRY
+from metrics import kernels as K
 from metrics.card import CardConfig, ScoreCard, gap
 from tests.metrics.synth import labels, make_scenes, quantile_forecast
 
 LEVELS = (np.arange(16) + 0.5) / 16
+#: The synthetic blocks hold one scene each: let every block count in the card tests.
+TAIL = {"min_block_scenes": 1}
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +62,7 @@ def _assert_same(a, b, rtol=1e-9):
 
 @pytest.fixture(scope="module")
 def perfect_vs_noisy(data):
-    cfg = CardConfig(quantile_levels=LEVELS, n_boot=10, n_boot_tail=50)
+    cfg = CardConfig(quantile_levels=LEVELS, n_boot=10, n_boot_tail=50, **TAIL)
     ref = data["ref"]
     perfect_q = np.repeat(ref[:, None], LEVELS.size, 1)
     perf = _run(data, cfg, quantiles=perfect_q).finalize()["scores"]
@@ -72,12 +75,16 @@ def test_registry_is_complete_and_well_formed():
         "bias", "mae", "rmse", "corr", "smape", "quantile_loss", "crps", "twcrps_10",
         "twcrps_50", "coverage_90", "sedi_p99", "sedi_p999", "wasserstein", "qratio_p99",
         "qratio_p999", "qratio_p9999", "top1_share_ratio", "gev_xi", "gev_xi_ref",
-        "rl_ratio_10", "rl_ratio_50", "eff_resolution", "fss_10",
+        "rl_ratio_10", "rl_ratio_50", "eff_resolution", "fss_10", "sedi_p99_calibrated",
+        "sedi_p999_calibrated", "gev_ks_p", "gev_ks_p_ref", "gpd_xi", "gpd_xi_ref",
+        "pot_rl_ratio_1000", "power_ratio_fine",
     }
     expected |= {f"{k}_{t}" for k in ("pod", "far", "csi", "hss") for t in ("0.1", "1", "10")}
     for s in ("mean", "p99", "p999"):
         expected |= {f"scaling_{s}", f"scaling_{s}_ref", f"scaling_error_{s}",
-                     f"scaling_in_cmip_range_{s}"}
+                     f"scaling_in_cmip_range_{s}", f"scaling_consistent_{s}"}
+    for s in ("mean", "p99"):
+        expected |= {f"trend_ts_{s}", f"trend_ts_{s}_ref", f"trend_mk_p_{s}"}
     assert set(REGISTRY) == expected
     for name, spec in REGISTRY.items():
         assert spec.name == name and spec.fn is not None and spec.statistics
@@ -99,6 +106,8 @@ def test_perfect_forecast_scores_best_or_at_target(perfect_vs_noisy, name):
     elif spec.target is not None:
         assert abs(vp - spec.target) <= abs(vn - spec.target) + 1e-12
         assert vp == pytest.approx(spec.target, abs=1e-9)
+    elif name.startswith("trend_mk_p"):  # a p-value: the perfect one is the reference's
+        assert 0 <= vp <= 1
     else:  # descriptive: the retrieved quantity equals its reference twin
         twin = name + "_ref" if not name.endswith("_ref") else name
         assert vp == pytest.approx(perf[twin]["value"], rel=1e-9)
@@ -111,7 +120,11 @@ def test_perfect_values(perfect_vs_noisy):
     for m in ("corr", "pod_1", "csi_10", "hss_0.1", "fss_10"):
         assert perf[m]["value"] == pytest.approx(1.0, abs=1e-12)
     assert perf["eff_resolution"]["value"] == 4.0
-    assert perf["sedi_p99"]["value"] > 0.95
+    assert perf["sedi_p99"]["value"] == 1.0
+    assert perf["sedi_p99_calibrated"]["value"] == pytest.approx(1.0, abs=1e-9)
+    for m in ("scaling_error_mean", "scaling_error_p99", "scaling_error_p999"):
+        assert perf[m] == {"value": 0.0, "ci_low": 0.0, "ci_high": 0.0}
+    assert perf["power_ratio_fine"]["value"] == pytest.approx(1.0)
 
 
 def test_every_metric_finite_on_random_data(data):
@@ -119,13 +132,16 @@ def test_every_metric_finite_on_random_data(data):
     ref = data["ref"]
     q = np.sort(rng.lognormal(1.0, 1.5, (ref.shape[0], LEVELS.size) + ref.shape[1:]), 1)
     q *= rng.random(q.shape[:1] + (1,) + q.shape[2:]) < 0.3
-    cfg = CardConfig(quantile_levels=LEVELS, n_boot=5, n_boot_tail=20)
+    cfg = CardConfig(quantile_levels=LEVELS, n_boot=5, n_boot_tail=20, **TAIL)
     res = _run(data, cfg, quantiles=q.astype(np.float32)).finalize()
     assert set(res["scores"]) == set(REGISTRY)
     for name, v in res["scores"].items():
-        assert v["value"] is not None, name
+        if v["value"] is None:  # undefined only with a stated reason (e.g. SEDI with H = 0)
+            assert res["undefined"][name], name
+            continue
         if REGISTRY[name].kind == "float":
-            assert np.isfinite(v["value"]) and v["ci_low"] is not None, name
+            single = name.startswith(("gev_ks_p", "trend_"))  # one value, no bootstrap
+            assert np.isfinite(v["value"]) and (single or v["ci_low"] is not None), name
 
 
 def test_nan_reference_pixels_are_ignored(data):
@@ -145,7 +161,7 @@ def test_nan_reference_pixels_are_ignored(data):
     assert res["rmse"]["value"] == pytest.approx(np.sqrt(((p - r) ** 2).mean()), rel=1e-9)
     assert res["bias"]["value"] == pytest.approx(100 * (p.sum() / r.sum() - 1), rel=1e-9)
     qq = np.moveaxis(data["q"], 1, -1)[ok].astype(float)
-    assert res["crps"]["value"] == pytest.approx(sr.crps_quantile(r, qq, LEVELS).mean(), rel=1e-9)
+    assert res["crps"]["value"] == pytest.approx(K.crps_quantiles(r, qq, LEVELS).mean(), rel=1e-9)
     assert res["pod_1"]["value"] == pytest.approx(((p >= 1) & (r >= 1)).sum() / (r >= 1).sum())
     assert 0 < res["coverage_90"]["value"] < 1
 
@@ -174,8 +190,12 @@ def test_card_matches_direct_computations(data):
                                                                          method="inverted_cdf")
         assert abs(res[key]["value"] / exact - 1) <= 2 * (ratio - 1)
     qq = np.moveaxis(data["q"], 1, -1).reshape(-1, LEVELS.size).astype(float)
-    assert res["crps"]["value"] == pytest.approx(sr.crps_quantile(r, qq, LEVELS).mean(), rel=1e-9)
-    tw = sr.crps_quantile(np.maximum(r, 10), np.maximum(qq, 10), LEVELS).mean()
+    # exact CRPS of the piecewise-linear quantile function (reference kernel, itself checked
+    # against an x-space integral in test_kernels); twCRPS: the loop reference on the pixels
+    # where it is not 0
+    assert res["crps"]["value"] == pytest.approx(K.crps_quantiles(r, qq, LEVELS).mean(), rel=1e-9)
+    sel = (r > 10) | (qq.max(1) > 10)
+    tw = K.twcrps_quantiles(r[sel], qq[sel], LEVELS, 10.0).sum() / r.size
     assert res["twcrps_10"]["value"] == pytest.approx(tw, rel=1e-9)
     lo = np.array([np.interp(0.05, LEVELS, row) for row in qq[:2000]])
     assert lo.shape == (2000,)  # interpolated-interval coverage is checked in test_kernels
@@ -251,12 +271,14 @@ def test_memory_does_not_grow_with_scenes():
 
 def test_bootstrap_ci_deterministic_and_seeded(data):
     kw = {"quantiles": data["q"]}
-    a = _run(data, CardConfig(quantile_levels=LEVELS, n_boot=30, n_boot_tail=30), **kw)
-    b = _run(data, CardConfig(quantile_levels=LEVELS, n_boot=30, n_boot_tail=30), chunks=3, **kw)
-    c = _run(data, CardConfig(quantile_levels=LEVELS, n_boot=30, n_boot_tail=30, seed=5), **kw)
+    base = {"quantile_levels": LEVELS, "n_boot": 30, "n_boot_tail": 30, **TAIL}
+    a = _run(data, CardConfig(**base), **kw)
+    b = _run(data, CardConfig(**base), chunks=3, **kw)
+    c = _run(data, CardConfig(**{**base, "seed": 5}), **kw)
     ra, rb, rc = (x.finalize()["scores"] for x in (a, b, c))
     for name, v in ra.items():
-        if REGISTRY[name].kind == "bool":
+        if REGISTRY[name].kind == "bool" or v["ci_low"] is None and name.startswith(("gev_ks",
+                                                                                  "trend_")):
             assert v["ci_low"] is None
             continue
         assert v["ci_low"] <= v["ci_high"]
@@ -268,7 +290,7 @@ def test_bootstrap_ci_deterministic_and_seeded(data):
 
 # --- every config field changes the output (CONVENTIONS.md 9) --------------------------------
 
-_BASE = {"quantile_levels": None, "n_boot": 8, "n_boot_tail": 8}
+_BASE = {"quantile_levels": None, "n_boot": 8, "n_boot_tail": 8, **TAIL}
 _CHANGES = {
     "quantile_levels": (np.array([0.1, 0.5, 0.9]), "quantile_loss"),
     "n_boot": (12, "mae"),
@@ -285,8 +307,12 @@ _CHANGES = {
     "intensity_edges": ((0.1, 5.0), None),
     "return_periods": ((5.0, 25.0), None),
     "cmip_mean_range": ((0.0, 0.5), "scaling_in_cmip_range_mean"),
-    "cmip_extreme_range": ((0.0, 1.0), "scaling_in_cmip_range_p99"),
+    "cmip_extreme_range": ((-1000.0, 1000.0), "scaling_in_cmip_range_p99"),
     "ci_level": (0.5, "mae"),
+    "trend_min_bins": (9, "scaling_p99"),
+    "trend_tolerance": (500.0, "scaling_consistent_mean"),
+    "min_block_scenes": (2, "rl_ratio_10"),
+    "pot_quantile": (0.5, "pot_rl_ratio_1000"),
 }
 
 
@@ -300,6 +326,8 @@ def test_config_field_changes_output(data, field):
              for k, v in data.items()}
     rng = np.random.default_rng(2)
     x = (small["ref"][:, None] * np.exp(0.4 * rng.standard_normal((30, 8) + small["ref"].shape[1:])))
+    if field == "trend_tolerance":  # warming-blind: inconsistent at 0.5 %/K, not at 50 %/K
+        x = x * np.exp(-0.5 * small["warming"])[:, None, None, None]
     value, metric = _CHANGES[field]
     base = dict(_BASE)
     if field == "gev_method":
@@ -316,7 +344,7 @@ def test_config_field_changes_output(data, field):
 
 
 def test_groups_worst_group_and_curves(data):
-    cfg = CardConfig(quantile_levels=LEVELS, n_boot=5, n_boot_tail=20)
+    cfg = CardConfig(quantile_levels=LEVELS, n_boot=5, n_boot_tail=20, **TAIL)
     res = _run(data, cfg, quantiles=data["q"], point=data["noisy"]).finalize()
     g = res["groups"]
     assert set(g) == {"regime", "surface_type", "intensity_bin"}
@@ -336,7 +364,8 @@ def test_groups_worst_group_and_curves(data):
         else:
             assert abs(w["value"] - spec.target) == max(abs(v - spec.target) for v in vals)
     cur = res["curves"]
-    assert set(cur) == {"pit", "reliability", "qq", "return_levels", "scaling", "by_intensity"}
+    assert set(cur) == {"pit", "reliability", "qq", "return_levels", "scaling", "annual",
+                        "by_intensity"}
     dens = np.array(cur["pit"]["density"])
     assert dens.size == 20 and np.sum(dens) * 0.05 == pytest.approx(1.0)
     assert len(cur["reliability"]["observed"]) == LEVELS.size
@@ -390,16 +419,21 @@ def test_discrimination_tails_and_trends():
     clipped = np.minimum(ref, cap) * np.exp(0.1 * rng.standard_normal(ref.shape))
     flat = make_scenes(n=120, size=32, seed=0, a_mean=0.0, a_ext=0.0, dry_rate=0.0)["ref"]
     names = tuple(n for n, s in REGISTRY.items() if s.family in ("tails", "trends"))
-    cfg = CardConfig(n_boot=10, n_boot_tail=50, metrics=names)
-    near_s, clip_s, flat_s = (
-        ScoreCard(cfg).update(ref, point=p, **labels(d)).finalize()["scores"]
-        for p in (near, clipped, flat)
+    cfg = CardConfig(n_boot=10, n_boot_tail=50, metrics=names, **TAIL)
+    near_r, clip_r, flat_r = (
+        ScoreCard(cfg).update(ref, point=p, **labels(d)).finalize() for p in (near, clipped, flat)
     )
+    near_s, clip_s, flat_s = (r["scores"] for r in (near_r, clip_r, flat_r))
     for name in names:
         spec = REGISTRY[name]
         a, b = near_s[name]["value"], clip_s[name]["value"]
+        if b is None and a is not None:  # the clipped tail cannot be fitted: said why
+            assert clip_r["undefined"][name], name
+            continue
         if name.endswith("_ref"):
             assert a == b  # the reference does not depend on the predictor
+        elif name.startswith(("scaling_in_cmip_range", "trend_mk_p", "gev_ks_p")):
+            continue  # context and goodness-of-fit figures: no order between predictors
         elif spec.kind == "bool":
             assert a is True and b is False, name
         elif spec.target is not None:
@@ -409,6 +443,7 @@ def test_discrimination_tails_and_trends():
             assert abs(a - twin) < abs(b - twin), name
     for s in ("mean", "p99", "p999"):
         assert flat_s[f"scaling_in_cmip_range_{s}"]["value"] is False
+        assert flat_s[f"scaling_consistent_{s}"]["value"] is False
         assert abs(flat_s[f"scaling_{s}"]["value"]) < 0.5
 
 
