@@ -9,7 +9,8 @@ offline, with nothing fetched from the network:
   CI; the rank; the training sources; the split hash and dataset checksum;
 * ``s/<split>/<submission>.html`` — every metric per role and per group (worst group marked), and
   plots rendered at build time (:mod:`leaderboard.plots`, SVG);
-* ``compare.html`` — pick two submissions of a split, see B − A with an approximate CI;
+* ``compare.html`` — pick two submissions of a split, see B − A with a CI: the paired bootstrap CI
+  where both carry paired replicates of the metric and role, else an independent approximation;
 * ``leaderboard.json`` and ``leaderboard.csv`` — the same numbers for machines;
 * ``static/`` — the stylesheet and a little vanilla JS (sorting, filtering, comparison).
 
@@ -19,10 +20,20 @@ Ranking
     Submissions of a split are ranked by **OOD-test CRPS** (:data:`RANK_ROLE`,
     :data:`RANK_METRIC`): the benchmark is about out-of-distribution skill, and CRPS is the proper
     score that covers the whole predictive distribution. Rank of submission *i* =
-    1 + the number of submissions whose 95% CI lies entirely on the better side of *i*'s CI. So
-    submissions whose CIs overlap share a rank, shown as ``=k``. A submission without an OOD CRPS
-    is unranked (``—``) and listed last. A missing CI is treated as the point value. A split
-    without any OOD-test score (``iid``) is ranked by ID-test CRPS instead.
+    1 + the number of submissions significantly better than *i*. *j* is significantly better
+    than *i* when the **paired bootstrap** 95% CI of their difference (in "badness" units: the
+    value, its negative, or the distance to a target) lies entirely on *j*'s side of 0
+    (:func:`metrics.paired.paired_difference`; the scorer's hashed Poisson weights make the
+    replicates of two submissions on the same split, dataset, seed and ``n`` paired). For a pair
+    that cannot be paired (a file without replicates, another seed, ``n``, ``n_scenes``, split
+    hash or dataset checksum) the old rule decides: *j*'s 95% CI lies entirely on the better side
+    of *i*'s CI. "Better" is closed transitively (better than a submission that is better than
+    *i* counts as better than *i*), so two submissions share a rank, shown as ``=k``, only when
+    neither is significantly better than the other: their paired CI includes 0 (or, by the
+    fallback, their CIs overlap). Each split's section says which rule ranked it
+    (:func:`rank_note`). A submission without an OOD CRPS is unranked (``—``) and listed last. A
+    missing CI is treated as the point value. A split without any OOD-test score (``iid``) is
+    ranked by ID-test CRPS instead.
 Directions
     Taken from the ``metrics`` section of the result files (``higher_is_better``, ``target``);
     where a file does not describe a headline metric, :data:`DEFAULT_SPECS` (issue 5) is used.
@@ -60,18 +71,19 @@ from benchmark.atomic import atomic_dir
 from benchmark.errors import BadInputError
 from benchmark.schema import EVAL_ROLES
 from leaderboard.reader import LoadedResult, Skipped, load_result
+from metrics.paired import data_identity, paired_difference, replicates_of
 
 #: Headline metrics of the index table, in column order (registry names, issue 5).
-HEADLINE = ("crps", "twcrps_10", "sedi_p99", "rl_ratio_10", "scaling_error_p999",
-            "scaling_in_cmip_range_p999", "eff_resolution")
+HEADLINE = ("crps", "twcrps_10", "sedi_p99_calibrated", "rl_ratio_10", "scaling_error_p999",
+            "scaling_consistent_p999", "eff_resolution")
 #: Short column labels of the headline metrics.
 LABELS = {
     "crps": "CRPS",
     "twcrps_10": "twCRPS₁₀",
-    "sedi_p99": "SEDI P99",
+    "sedi_p99_calibrated": "SEDI P99",
     "rl_ratio_10": "RL ratio 10",
     "scaling_error_p999": "P99.9 scaling err",
-    "scaling_in_cmip_range_p999": "in CMIP range",
+    "scaling_consistent_p999": "trend consistent",
     "eff_resolution": "eff. res.",
 }
 #: Fallback metric descriptions when a result file lacks them (directions from issue 5).
@@ -80,15 +92,19 @@ DEFAULT_SPECS = {
              "description": "CRPS"},
     "twcrps_10": {"higher_is_better": False, "target": None, "units": "mm h-1",
                   "family": "probabilistic", "description": "threshold-weighted CRPS above 10 mm/h"},
-    "sedi_p99": {"higher_is_better": True, "target": None, "units": "1", "family": "detection",
-                 "description": "SEDI at the reference P99"},
+    "sedi_p99_calibrated": {"higher_is_better": True, "target": None, "units": "1",
+                            "family": "detection",
+                            "description": "SEDI at each field's own P99 (frequency-bias " +
+                                           "corrected)"},
     "rl_ratio_10": {"higher_is_better": None, "target": 1.0, "units": "1", "family": "tails",
-                    "description": "10-year return level ratio retrieved / reference"},
+                    "description": "return level exceeded once in 10 region-year blocks, " +
+                                   "retrieved / reference"},
     "scaling_error_p999": {"higher_is_better": None, "target": 0.0, "units": "% K-1",
                            "family": "trends", "description": "P99.9 scaling error"},
-    "scaling_in_cmip_range_p999": {"higher_is_better": True, "target": None, "units": "1",
-                                   "family": "trends",
-                                   "description": "P99.9 scaling inside the climate-model range"},
+    "scaling_consistent_p999": {"higher_is_better": True, "target": None, "units": "1",
+                                "family": "trends",
+                                "description": "wet-pixel P99.9 scaling consistent with the " +
+                                               "truth (error CI within 0.5 %/K of 0)"},
     "eff_resolution": {"higher_is_better": False, "target": None, "units": "km",
                        "family": "spatial", "description": "effective resolution"},
 }
@@ -97,7 +113,9 @@ RANK_ROLE = "ood_test"
 RANK_ROLE_FALLBACK = "id_test"
 RANK_METRIC = "crps"
 RANK_RULE = ("by OOD-test CRPS (lower is better); =k marks a shared rank: rank = 1 + the number " +
-             "of submissions whose 95% CI is entirely better, so overlapping CIs tie.")
+             "of submissions significantly better, judged by the paired bootstrap 95% CI of the " +
+             "difference where both result files carry paired replicates, else by " +
+             "non-overlapping 95% CIs; so a tie means no significant difference.")
 #: Column groups of the index table: the two evaluation roles and the gap.
 #: OOD first: the ranking uses it and it is what the benchmark is about.
 #: "all_test" (both test roles scored together, written by ``tailshift submit``) is where the
@@ -199,20 +217,114 @@ def _interval(s: dict, spec: dict) -> tuple[float, float] | None:
     return min(abs(lo - t), abs(hi - t)), max(abs(lo - t), abs(hi - t))
 
 
-def rank_with_ties(scores: list[dict | None], spec: dict) -> list[int | None]:
-    """Ranks with ties where CIs overlap.
+@dataclass(frozen=True)
+class RankDetails:
+    """Ranks and which rule judged the pairs: ``paired`` pairs by the paired bootstrap CI of
+    their difference, ``overlap`` pairs by the marginal-CI overlap rule (no paired replicates;
+    ``reasons`` says why, one line per distinct reason)."""
 
-    ``rank_i = 1 + #{j : worst end of CI_j is better than the best end of CI_i}``; ``None`` for a
-    missing score. See the module docstring.
+    ranks: list[int | None]
+    paired: int = 0
+    overlap: int = 0
+    reasons: tuple[str, ...] = ()
+
+
+def _better_paired(role_j: dict | None, role_i: dict | None, metric: str, spec: dict,
+                   ident_j: Any, ident_i: Any) -> int:
+    """+1 if j is significantly better than i by the paired CI, -1 if worse, 0 if not
+    significant. Raises ValueError when the two cannot be paired."""
+    hib = spec["higher_is_better"]
+    target = spec.get("target") if hib is None else None
+    d = paired_difference(role_j or {}, role_i or {}, metric, target=target,
+                          split_a=ident_j, split_b=ident_i)
+    lo, hi = (-d["ci_high"], -d["ci_low"]) if hib is True else (d["ci_low"], d["ci_high"])
+    return 1 if hi < 0 else (-1 if lo > 0 else 0)  # badness of j - badness of i
+
+
+def rank_details(scores: list[dict | None], spec: dict, roles: list[dict | None] | None = None,
+                 metric: str = RANK_METRIC, identities: list[Any] | None = None) -> RankDetails:
+    """Ranks with ties, by paired bootstrap differences where possible (module docstring).
+
+    Parameters
+    ----------
+    scores
+        The ranking score of each submission (``{"value", "ci_low", "ci_high"}`` or None).
+    spec
+        The metric's direction (``higher_is_better``, ``target``).
+    roles
+        The role block of each submission holding ``scores`` and, optionally, ``replicates``
+        (:mod:`metrics.paired`); None: no pairing, the overlap rule for every pair.
+    metric
+        The metric's name in the role blocks.
+    identities
+        The data each submission was scored on (:func:`metrics.paired.data_identity`); pairs
+        with different identities fall back to the overlap rule.
     """
     iv = [_interval(s, spec) if s else None for s in scores]
-    ranks: list[int | None] = []
-    for a in iv:
-        if a is None:
-            ranks.append(None)
-            continue
-        ranks.append(1 + sum(1 for b in iv if b is not None and b[1] < a[0]))
-    return ranks
+    n = len(iv)
+    better = [[False] * n for _ in range(n)]  # better[j][i]: j significantly better than i
+    n_paired = n_overlap = 0
+    reasons: dict[str, None] = {}
+    for i in range(n):
+        for j in range(i + 1, n):
+            if iv[i] is None or iv[j] is None:
+                continue
+            verdict = None
+            if roles is not None:
+                try:
+                    verdict = _better_paired(roles[j], roles[i], metric, spec,
+                                             None if identities is None else identities[j],
+                                             None if identities is None else identities[i])
+                except ValueError as exc:
+                    reasons[str(exc)] = None
+            if verdict is not None:
+                n_paired += 1
+                better[j][i], better[i][j] = verdict > 0, verdict < 0
+            else:
+                n_overlap += 1
+                better[j][i], better[i][j] = iv[j][1] < iv[i][0], iv[i][1] < iv[j][0]
+    for k in range(n):  # transitive closure (Warshall): a chain of significant differences
+        for i in range(n):
+            if better[i][k]:
+                for j in range(n):
+                    if better[k][j]:
+                        better[i][j] = True
+    ranks = [None if iv[i] is None else 1 + sum(1 for j in range(n) if j != i and better[j][i])
+             for i in range(n)]
+    return RankDetails(ranks, n_paired, n_overlap, tuple(reasons))
+
+
+def rank_with_ties(scores: list[dict | None], spec: dict, roles: list[dict | None] | None = None,
+                   metric: str = RANK_METRIC,
+                   identities: list[Any] | None = None) -> list[int | None]:
+    """Ranks with ties: ``rank_i = 1 + #{j significantly better than i}``; ``None`` for a missing
+    score.
+
+    Without ``roles`` (or for a pair without paired replicates), j is better than i when the
+    worst end of CI_j is better than the best end of CI_i, so overlapping CIs tie. With
+    ``roles`` carrying paired replicates, the paired bootstrap CI of the difference decides.
+    See :func:`rank_details` and the module docstring.
+    """
+    return rank_details(scores, spec, roles, metric, identities).ranks
+
+
+def rank_note(details: RankDetails, label: str) -> str:
+    """One sentence for the page: which rule ranked the table (``label``: e.g. "OOD-test CRPS")."""
+    p, o = details.paired, details.overlap
+    if p + o == 0:
+        return f"Ranked by {label}; fewer than two ranked submissions, nothing to compare."
+    paired = (f"the paired bootstrap 95% CI of their difference in {label} (same scene " +
+              "weights for both, so correlated errors cancel)")
+    if o == 0:
+        return (f"Ranked by paired bootstrap differences ({f'all {p} pairs' if p > 1 else '1 pair'}): " +
+                f"two submissions share a rank only when {paired} includes 0.")
+    overlap = f"their 95% CIs of {label} overlap (independent CIs: conservative)"
+    if p == 0:
+        return ("Ranked by overlapping CIs: the result files carry no paired bootstrap " +
+                f"replicates, so two submissions share a rank when {overlap}.")
+    return (f"Ranked by paired bootstrap differences for {p} of {p + o} pairs: a tie there " +
+            f"means {paired} includes 0. The other {o} pair{'s' if o > 1 else ''} (replicates " +
+            f"missing or not paired) tie when {overlap}.")
 
 
 def _json_for_script(obj: Any) -> str:
@@ -278,6 +390,15 @@ def _score_of(data: dict, group: str, m: str) -> dict | None:
     return role["scores"].get(m) if role else None
 
 
+def _unranked_reason(data: dict, role: str) -> str | None:
+    """Why a submission is not ranked on ``role`` (its forecast is not admissible:
+    metrics/levels.py), or None."""
+    fc = (data["roles"].get(role) or {}).get("forecast") or {}
+    if fc.get("admissible") is False:
+        return fc.get("reason") or "the forecast is not admissible"
+    return None
+
+
 def _split_views(loaded: list[LoadedResult]) -> list[dict]:
     by_split: dict[str, list[LoadedResult]] = {}
     for res in loaded:
@@ -297,8 +418,16 @@ def _split_views(loaded: list[LoadedResult]) -> list[dict]:
         rank_role = RANK_ROLE
         if all(_score_of(r.data, RANK_ROLE, RANK_METRIC) is None for r in results):
             rank_role = RANK_ROLE_FALLBACK  # e.g. the iid split has no OOD role
-        rank_scores = [_score_of(r.data, rank_role, RANK_METRIC) for r in results]
-        ranks = rank_with_ties(rank_scores, _spec(specs, RANK_METRIC))
+        unranked = [_unranked_reason(r.data, rank_role) for r in results]
+        rank_scores = [None if why else _score_of(r.data, rank_role, RANK_METRIC)
+                       for r, why in zip(results, unranked, strict=True)]
+        details = rank_details(rank_scores, _spec(specs, RANK_METRIC),
+                               roles=[r.data["roles"].get(rank_role) for r in results],
+                               metric=RANK_METRIC,
+                               identities=[data_identity(r.data) for r in results])
+        ranks = details.ranks
+        role_label = "OOD-test" if rank_role == RANK_ROLE else "ID-test"
+        note = rank_note(details, f"{role_label} {LABELS.get(RANK_METRIC, RANK_METRIC)}")
         order = sorted(range(len(results)), key=lambda i: (
             ranks[i] is None, ranks[i] or 0,
             (rank_scores[i] or {}).get("value") is None,
@@ -316,7 +445,10 @@ def _split_views(loaded: list[LoadedResult]) -> list[dict]:
             rows.append({
                 "name": sub["name"], "model": sub["model"], "sources": sub["training_sources"],
                 "description": sub["description"],
-                "rank": r, "rank_text": "—" if r is None else (f"={r}" if shared else str(r)),
+                "rank": r,
+                "rank_text": ("unranked" if unranked[i] else "—") if r is None else (
+                    f"={r}" if shared else str(r)),
+                "unranked": unranked[i],
                 "rank_sort": "" if r is None else str(r),
                 "page": page, "href": f"s/{anchor}/{page}.html",
                 "search": " ".join([sub["name"], sub["model"], *sub["training_sources"]]).lower(),
@@ -360,7 +492,10 @@ def _split_views(loaded: list[LoadedResult]) -> list[dict]:
         checksums = sorted({r.data["dataset"]["checksum"] for r in results})
         views.append({
             "name": name, "anchor": anchor, "index": index, "rows": rows, "specs": specs,
-            "hashes": hashes, "checksums": checksums,
+            "hashes": hashes, "checksums": checksums, "rank_note": note,
+            "rank_by": {"role": rank_role, "metric": RANK_METRIC, "paired_pairs": details.paired,
+                        "overlap_pairs": details.overlap, "note": note,
+                        "unpaired_reasons": list(details.reasons)},
             "source_options": sorted({"+".join(r["sources"]) for r in rows if r["sources"]}),
         })
     return views
@@ -432,6 +567,8 @@ def _submission_context(sp: dict, row: dict, plots: list[dict]) -> dict:
     return {
         "sub": d["submission"], "split": d["split"], "dataset": d["dataset"],
         "split_anchor": sp["anchor"], "rank_text": row["rank_text"], "rank_rule": RANK_RULE,
+        "unranked": row.get("unranked"),
+        "rank_note": sp["rank_note"],
         "roles": roles, "role_labels": {r: ROLE_LABELS.get(r, r) for r in roles},
         "role_info": d["roles"], "source_file": res.path, "created_by": d["created_by"],
         "warnings": res.warnings, "specs": specs, "metric_names": metric_names,
@@ -462,12 +599,72 @@ def _machine_data(views: list[dict], skipped: list[Skipped]) -> dict:
                 "scores": {**{r: b["scores"] for r, b in d["roles"].items()}, "gap": d["gap"]},
             })
         splits.append({"name": sp["name"], "hashes": sp["hashes"],
-                       "dataset_checksums": sp["checksums"], "metrics": sp["specs"],
+                       "dataset_checksums": sp["checksums"], "rank_by": sp["rank_by"],
+                       "metrics": sp["specs"],
                        "submissions": subs})
     return {"generator": GENERATOR, "rank_by": {"role": RANK_ROLE, "metric": RANK_METRIC,
                                                 "rule": RANK_RULE},
             "headline": list(HEADLINE), "splits": splits,
             "skipped": [{"file": s.path, "reason": s.reason} for s in skipped]}
+
+
+#: Roles of the comparison page that can carry paired replicates (the gap has none).
+COMPARE_ROLES = tuple(g["key"] for g in GROUPS if g["key"] != "gap")
+
+
+def _round6(v: float | None) -> float | None:
+    return None if v is None or v != v else float(f"{v:.6g}")
+
+
+def _compare_replicates(datas: list[dict]) -> list[dict]:
+    """The replicates the comparison page needs, per submission of one split.
+
+    ``{role: {"keys": [pairing key, ...], "m": {metric: {"k": key index, "v": [v_1..v_n]}}}}``:
+    only metrics the page shows (a numeric score of that role), taken from the unit
+    :func:`metrics.paired.replicates_of` picks, only where another submission of the split has
+    replicates of the same metric and role with the same pairing key (unit, seed, n, n_scenes,
+    split hash, dataset checksum), values rounded to 6 significant digits (null kept).
+    """
+    picked: list[dict[str, dict[str, tuple[str, Any]]]] = []
+    count: dict[tuple[str, str, str], int] = {}
+    for d in datas:
+        per: dict[str, dict[str, tuple[str, Any]]] = {}
+        split_hash, checksum = data_identity(d)
+        for role in COMPARE_ROLES:
+            block = d["roles"].get(role)
+            if not block or not block.get("replicates"):
+                continue
+            for m, s in block["scores"].items():
+                v = s.get("value")
+                if v is None or isinstance(v, bool):
+                    continue
+                try:
+                    rep = replicates_of(block, m)
+                except ValueError:
+                    continue
+                if rep is None:
+                    continue
+                unit, seed, n, values = rep
+                key = f"{unit}|{seed}|{n}|{block.get('n_scenes')}|{split_hash}|{checksum}"
+                per.setdefault(role, {})[m] = (key, values)
+                count[(role, m, key)] = count.get((role, m, key), 0) + 1
+        picked.append(per)
+    out = []
+    for per in picked:
+        entry: dict[str, dict] = {}
+        for role, ms in per.items():
+            keys: list[str] = []
+            kept = {}
+            for m, (key, values) in ms.items():
+                if count[(role, m, key)] < 2:
+                    continue  # nobody to pair with: leave it out
+                if key not in keys:
+                    keys.append(key)
+                kept[m] = {"k": keys.index(key), "v": [_round6(float(x)) for x in values]}
+            if kept:
+                entry[role] = {"keys": keys, "m": kept}
+        out.append(entry)
+    return out
 
 
 #: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
@@ -596,8 +793,11 @@ def build_site(results_dir: str | os.PathLike = "leaderboard/results",
         compare_data = {
             "headline": list(HEADLINE), "metrics": specs_all, "groups": list(GROUPS),
             "splits": [{"name": s["name"], "submissions": [
-                {"name": sub["name"], "rank_text": sub["rank_text"], "scores": sub["scores"]}
-                for sub in ms["submissions"]]} for s, ms in zip(views, machine["splits"], strict=True)],
+                {"name": sub["name"], "rank_text": sub["rank_text"], "scores": sub["scores"],
+                 **({"replicates": rep} if rep else {})}
+                for sub, rep in zip(ms["submissions"], _compare_replicates(
+                    [row["result"].data for row in s["rows"]]), strict=True)]}
+                for s, ms in zip(views, machine["splits"], strict=True)],
         }
         compare = env.get_template("compare.html").render(
             root="", splits=views, data_json=_json_for_script(compare_data), **common)

@@ -18,8 +18,11 @@ Normalised result (a plain ``dict``, keys as in the file): ``submission`` (name,
 description, training_sources, code_hash, baseline), ``split`` (name, hash), ``dataset``
 (checksum, preset, generator_version), ``metrics`` (per metric: family, units, description,
 higher_is_better, target), ``roles`` (per role: n_scenes, n_pixels, channels, scores, groups,
-worst_group, curves, examples), ``gap`` and ``created_by``. Scores are
+worst_group, curves, examples, replicates), ``gap`` and ``created_by``. Scores are
 ``{"value", "ci_low", "ci_high"}`` with floats (NaN/inf become ``None``), bools kept as bools.
+``replicates`` (optional, ``{}`` when absent) holds the paired bootstrap replicates per unit,
+``{"seed", "n", "metrics": {metric: [v_1, ..., v_n]}}`` (:mod:`metrics.paired`); a malformed
+unit or metric is dropped with a warning.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 #: The results format this reader understands (``benchmark.results.SCHEMA_VERSION``).
-SUPPORTED_SCHEMA_VERSION = 1
+SUPPORTED_SCHEMA_VERSION = 2
 
 
 class ResultFileError(ValueError):
@@ -220,6 +223,58 @@ def _worst(block: Any, warn: list[str], where: str) -> dict[str, dict]:
         return {}
 
 
+def _forecast(block: Any) -> dict:
+    """What was scored (kind, levels, admissible, reason); ``{}`` when absent or malformed."""
+    if not isinstance(block, dict):
+        return {}
+    levels = block.get("levels")
+    return {
+        "kind": _str(block.get("kind")),
+        "levels": [float(v) for v in levels if isinstance(v, int | float)]
+        if isinstance(levels, list) else None,
+        "admissible": block.get("admissible") if isinstance(block.get("admissible"), bool)
+        else None,
+        "reason": block.get("reason") if isinstance(block.get("reason"), str) else None,
+    }
+
+
+def _replicates(block: Any, warn: list[str], where: str) -> dict[str, dict]:
+    """Bootstrap replicates per unit (``metrics.paired``); a malformed unit or metric is dropped
+    with a warning (the leaderboard then falls back to the marginal CIs for it)."""
+    if block is None:
+        return {}
+    if not isinstance(block, dict):
+        warn.append(f"{where} is not an object; replicates ignored")
+        return {}
+    out: dict[str, dict] = {}
+    for unit, u in block.items():
+        try:
+            if not isinstance(u, dict):
+                raise ResultFileError("not an object")
+            seed, n, ms = u.get("seed"), u.get("n"), u.get("metrics")
+            for key, x in (("seed", seed), ("n", n)):
+                if not isinstance(x, int) or isinstance(x, bool):
+                    raise ResultFileError(f"{key} is not an integer")
+            if n < 1:
+                raise ResultFileError("n must be at least 1")
+            if not isinstance(ms, dict):
+                raise ResultFileError("metrics is not an object")
+        except ResultFileError as exc:
+            warn.append(f"{where}.{unit} ignored: {exc}")
+            continue
+        metrics: dict[str, list[float | None]] = {}
+        for m, values in ms.items():
+            try:
+                v = _floats(values, f"{where}.{unit}.metrics.{m}")
+                if len(v) != n:
+                    raise ResultFileError(f"has {len(v)} values, n is {n}")
+                metrics[str(m)] = v
+            except ResultFileError as exc:
+                warn.append(f"{where}.{unit}.metrics.{m} ignored: {exc}")
+        out[str(unit)] = {"seed": seed, "n": n, "metrics": metrics}
+    return out
+
+
 def normalise(raw: Any) -> tuple[dict[str, Any], list[str]]:
     """Check and normalise the content of one result file.
 
@@ -236,10 +291,14 @@ def normalise(raw: Any) -> tuple[dict[str, Any], list[str]]:
     if not isinstance(raw, dict):
         raise ResultFileError("not a JSON object")
     version = raw.get("schema_version")
+    if version == 1:
+        raise ResultFileError(
+            "scored under protocol 1 (level-dependent CRPS, clipped SEDI, pooled trends); " +
+            "rescore it with 'tailshift submit' or 'tailshift score'")
     if version != SUPPORTED_SCHEMA_VERSION:
         raise ResultFileError(
             f"schema_version is {version!r}, this leaderboard reads {SUPPORTED_SCHEMA_VERSION}; " +
-            "not a TailShift v1 result file"
+            "not a TailShift result file"
         )
     warn: list[str] = []
     sub = raw.get("submission")
@@ -279,11 +338,15 @@ def normalise(raw: Any) -> tuple[dict[str, Any], list[str]]:
             "n_scenes": r.get("n_scenes") if isinstance(r.get("n_scenes"), int) else None,
             "n_pixels": r.get("n_pixels") if isinstance(r.get("n_pixels"), int) else None,
             "channels": [str(c) for c in channels] if isinstance(channels, list) else [],
+            "forecast": _forecast(r.get("forecast")),
             "scores": _scores(r.get("scores"), f"{where}.scores"),
+            "undefined": {str(k): str(v) for k, v in (r.get("undefined") or {}).items()}
+            if isinstance(r.get("undefined"), dict) else {},
             "groups": _groups(r.get("groups"), warn, f"{where}.groups"),
             "worst_group": _worst(r.get("worst_group"), warn, f"{where}.worst_group"),
             "curves": _curves(r.get("curves"), warn, f"{where}.curves"),
             "examples": _examples(r.get("examples"), warn, f"{where}.examples"),
+            "replicates": _replicates(r.get("replicates"), warn, f"{where}.replicates"),
         }
     data = {
         "schema_version": version,

@@ -176,7 +176,7 @@ def fake_result(name: str, split: str, *, seed: int = 0, sources: tuple[str, ...
             block.pop("curves")
             block.pop("examples")
     out = {
-        "schema_version": 1,
+        "schema_version": 2,
         "created_by": "tailshift 0.1.0",
         "submission": {"name": name, "model": f"baselines/{slugify(name)}",
                        "description": f"Fake submission {name} for tests",

@@ -1,10 +1,20 @@
 /* TailShift comparison page: pick two submissions of a split, show B - A per metric.
-   CI of a difference (normal approximation, no paired bootstrap numbers in result files v1):
-   SE = (hi - lo) / (2 * 1.96) for each score, diff CI = d +- 1.96 * sqrt(SE_A^2 + SE_B^2).
+   CI of a difference:
+   * "paired bootstrap" where both submissions carry paired replicates of the metric for that
+     role (same pairing key: unit, seed, n, n_scenes, split hash, dataset checksum; the scorer's
+     hashed Poisson weights give both the same resampled scenes in replicate b): the percentile
+     interval of the replicate differences B_b - A_b (replicates where either is null dropped),
+     computed as numpy's default 'linear' percentile (metrics/paired.py);
+   * "independent (no paired replicates)" otherwise (and for the gap): normal approximation from
+     the two CIs, SE = (hi - lo) / (2 * 1.96) for each, diff CI = d +- 1.96 * sqrt(SE_A^2 + SE_B^2).
    All text from submissions is inserted with textContent (never innerHTML). */
 (function () {
   "use strict";
   var Z = 1.959963984540054;  /* 97.5 % normal quantile: the CIs are 95 % intervals */
+  var LEVEL = 0.95;
+  var ALPHA = (1 - LEVEL) / 2;
+  /* the same floating-point steps as np.percentile(d, [100 * a, 100 * (1 - a)]) */
+  var Q_LO = (100 * ALPHA) / 100, Q_HI = (100 * (1 - ALPHA)) / 100;
   var data = JSON.parse(document.getElementById("lb-data").textContent);
 
   function el(tag, text, cls) {
@@ -27,27 +37,82 @@
       ? (s.ci_high - s.ci_low) / (2 * Z) : null;
   }
 
-  /* B - A with its approximate CI and a verdict ("A better", "B better", or ""). */
-  function diff(sa, sb, spec, group) {
+  /* numpy's default ('linear') percentile of an ascending array, q in [0, 1]: index h = (n-1) q,
+     x[floor h] + (h - floor h) (x[floor h + 1] - x[floor h]), with numpy's _lerp rounding. */
+  function quantileSorted(x, q) {
+    var n = x.length;
+    if (!n) return null;
+    var h = (n - 1) * q;
+    var i = Math.floor(h);
+    if (h >= n - 1) return x[n - 1];
+    if (h < 0) return x[0];
+    var t = h - i, a = x[i], b = x[i + 1], d = b - a;
+    return t >= 0.5 ? b - d * (1 - t) : a + d * t;
+  }
+  function percentile(values, q) {
+    var x = values.filter(function (v) { return typeof v === "number" && isFinite(v); });
+    x.sort(function (p, r) { return p - r; });
+    return quantileSorted(x, q);
+  }
+
+  /* Replicates of metric m for role g of a submission: {key, v} or null. */
+  function reps(sub, g, m) {
+    var r = sub.replicates && sub.replicates[g];
+    var e = r && r.m[m];
+    return e ? {key: r.keys[e.k], v: e.v} : null;
+  }
+  /* Percentile CI of f(B_b) - f(A_b) over the replicates defined in both. */
+  function pairedCI(ra, rb, f) {
+    var d = [];
+    for (var k = 0; k < ra.v.length && k < rb.v.length; k++) {
+      var a = ra.v[k], b = rb.v[k];
+      if (typeof a === "number" && typeof b === "number") d.push(f(b) - f(a));
+    }
+    if (!d.length) return null;
+    d.sort(function (p, r) { return p - r; });
+    return {lo: quantileSorted(d, Q_LO), hi: quantileSorted(d, Q_HI), n: d.length};
+  }
+
+  /* B - A with its CI, the rule used, and a verdict ("A better", "B better", or ""). */
+  function diff(sa, sb, spec, group, ra, rb) {
     var a = num(sa), b = num(sb);
     if (a === null || b === null) return null;
-    var d = b - a, ea = se(sa), eb = se(sb), lo = null, hi = null, verdict = "";
-    if (ea !== null && eb !== null) {
-      var h = Z * Math.sqrt(ea * ea + eb * eb);
-      lo = d - h; hi = d + h;
-      if (lo > 0 || hi < 0) {
-        var hib = spec ? spec.higher_is_better : null;
-        if (hib === true || hib === false) {
-          var bBetter = hib ? d > 0 : d < 0;
-          verdict = bBetter ? "B better" : "A better";
-        } else if (spec && typeof spec.target === "number" && group !== "gap") {
-          verdict = Math.abs(b - spec.target) < Math.abs(a - spec.target) ? "B closer to target" : "A closer to target";
-        } else {
-          verdict = "differs";
-        }
+    var d = b - a, lo = null, hi = null, verdict = "", rule = "independent (no paired replicates)";
+    var hib = spec ? spec.higher_is_better : null;
+    var target = (spec && hib !== true && hib !== false && typeof spec.target === "number" &&
+                  group !== "gap") ? spec.target : null;
+    var sig = false, closer = null;
+    var paired = ra && rb && ra.key === rb.key ? pairedCI(ra, rb, function (v) { return v; }) : null;
+    if (paired) {
+      rule = "paired bootstrap";
+      lo = paired.lo; hi = paired.hi;
+      sig = lo > 0 || hi < 0;
+      if (target !== null) {  /* the verdict reads the distance to the target, |v - t| */
+        var bad = pairedCI(ra, rb, function (v) { return Math.abs(v - target); });
+        sig = bad !== null && (bad.lo > 0 || bad.hi < 0);
+        closer = sig ? (bad.hi < 0 ? "B" : "A") : null;
+      }
+    } else {
+      var ea = se(sa), eb = se(sb);
+      if (ea !== null && eb !== null) {
+        var h = Z * Math.sqrt(ea * ea + eb * eb);
+        lo = d - h; hi = d + h;
+        sig = lo > 0 || hi < 0;
+        if (target !== null && sig) closer = Math.abs(b - target) < Math.abs(a - target) ? "B" : "A";
       }
     }
-    return {d: d, lo: lo, hi: hi, verdict: verdict};
+    if (sig) {
+      if (hib === true || hib === false) {
+        var bBetter = hib ? d > 0 : d < 0;
+        if (paired) bBetter = hib ? lo > 0 : hi < 0;
+        verdict = bBetter ? "B better" : "A better";
+      } else if (target !== null) {
+        verdict = closer + " closer to target";
+      } else {
+        verdict = "differs";
+      }
+    }
+    return {d: d, lo: lo, hi: hi, verdict: verdict, rule: lo === null ? "" : rule};
   }
 
   function render(section, split) {
@@ -81,11 +146,17 @@
         var sa = (subA.scores[g.key] || {})[m], sb = (subB.scores[g.key] || {})[m];
         tr.appendChild(el("td", fmt(sa ? sa.value : null), "num first"));
         tr.appendChild(el("td", fmt(sb ? sb.value : null), "num"));
-        var r = diff(sa, sb, spec, g.key), cell = el("td", null, "num diffcell");
+        var r = diff(sa, sb, spec, g.key, reps(subA, g.key, m), reps(subB, g.key, m));
+        var cell = el("td", null, "num diffcell");
         if (r === null) { cell.textContent = "\u2014"; cell.classList.add("na"); }
         else {
           cell.appendChild(el("span", (r.d > 0 ? "+" : "") + fmt(r.d), "v"));
-          if (r.lo !== null) cell.appendChild(el("span", "[" + fmt(r.lo) + ", " + fmt(r.hi) + "]", "ci"));
+          if (r.lo !== null) {  /* full precision in data-lo / data-hi, for checks */
+            var ci = el("span", "[" + fmt(r.lo) + ", " + fmt(r.hi) + "]", "ci");
+            ci.setAttribute("data-lo", String(r.lo)); ci.setAttribute("data-hi", String(r.hi));
+            cell.appendChild(ci);
+          }
+          if (r.rule) cell.appendChild(el("span", r.rule, r.rule.charAt(0) === "p" ? "rule paired" : "rule indep"));
           if (r.verdict) cell.appendChild(el("span", r.verdict, r.verdict.charAt(0) === "A" ? "verdict-a" : "verdict-b"));
         }
         tr.appendChild(cell);
@@ -113,6 +184,7 @@
   sections.forEach(setup);
 
   window.TailShiftCompare = {
+    percentile: percentile,
     selftest: function () {
       var problems = [], n = 0;
       sections.forEach(function (section) {

@@ -26,10 +26,12 @@ def _write(path: Path, obj) -> Path:
 
 def _bad_files(results: Path) -> dict[str, str]:
     """Malformed and foreign files, by relative path -> a word the skip reason must contain."""
-    _write(results / "temporal" / "broken.json", '{"schema_version": 1, "submission": ')
+    _write(results / "temporal" / "broken.json", '{"schema_version": 2, "submission": ')
+    _write(results / "temporal" / "old.json",
+                {**fake_result("old protocol", "temporal"), "schema_version": 1})
     _write(results / "temporal" / "foreign.json", {"model": "resnet", "accuracy": 0.9})
     _write(
-        results / "temporal" / "v2.json", {**fake_result("future", "temporal"), "schema_version": 2}
+        results / "temporal" / "v2.json", {**fake_result("future", "temporal"), "schema_version": 3}
     )
     _write(results / "temporal" / "list.json", [1, 2, 3])
     bad_score = fake_result("bad-score", "temporal")
@@ -43,6 +45,7 @@ def _bad_files(results: Path) -> dict[str, str]:
         "temporal/broken.json": "JSON",
         "temporal/foreign.json": "schema_version",
         "temporal/v2.json": "schema_version",
+        "temporal/old.json": "protocol 1",
         "temporal/list.json": "object",
         "temporal/bad-score.json": "crps",
         "temporal/no-name.json": "name",
@@ -176,6 +179,44 @@ def test_rank_with_ties_unit():
         {"value": 1.3, "ci_low": 1.25, "ci_high": 1.35},
     ]
     assert rank_with_ties(t, target) == [1, 2, 2]  # |0.7-1| and |1.3-1| CIs overlap
+
+    # paired replicates (metrics/paired.py): the paired CI of the difference decides
+    def role(score, reps, seed=0, n_scenes=50):
+        return {"n_scenes": n_scenes, "scores": {"crps": score},
+                "replicates": {"scene": {"seed": seed, "n": len(reps), "metrics": {"crps": reps}}}}
+
+    base = [1.0 + 0.1 * ((7 * k) % 11 - 5) for k in range(40)]  # wide common component
+    pa = {"value": 1.0, "ci_low": 0.5, "ci_high": 1.5}
+    pb = {"value": 1.02, "ci_low": 0.52, "ci_high": 1.52}  # CIs overlap: tie under the old rule
+    ra = role(pa, base)
+    rb = role(pb, [v + 0.02 + 0.001 * (k % 3) for k, v in enumerate(base)])
+    assert rank_with_ties([pa, pb], lower) == [1, 1]
+    assert rank_with_ties([pa, pb], lower, roles=[ra, rb]) == [1, 2]
+    assert rank_with_ties([pa, pb], higher, roles=[ra, rb]) == [2, 1]
+    assert rank_with_ties([pa, pb], lower, roles=[ra, None]) == [1, 1]  # no replicates: fallback
+    assert rank_with_ties([pa, pb], lower, roles=[ra, role(pb, rb["replicates"]["scene"]
+                                                           ["metrics"]["crps"], seed=1)]) == [1, 1]
+    assert rank_with_ties([pa, pb], lower, roles=[ra, rb], identities=["x", "y"]) == [1, 1]
+    assert rank_with_ties([pa, None], lower, roles=[ra, rb]) == [1, None]
+    # target metric: the paired CI of |v - t| decides
+    pt = {"value": 0.99, "ci_low": 0.5, "ci_high": 1.5}
+    rt = role(pt, [v - 0.01 for v in base])
+    ru = role(pb, [v + 0.2 for v in base])
+    assert rank_with_ties([pt, pb], target, roles=[rt, ru]) == [1, 1]  # |v - 1| straddles
+    near = [1.0 + 0.01 * ((7 * k) % 11 - 5) for k in range(40)]
+    rt, ru = role(pt, [v - 0.01 for v in near]), role(pb, [v + 0.2 for v in near])
+    assert rank_with_ties([pt, {**pb, "value": 1.2}], target, roles=[rt, ru]) == [1, 2]
+    # significance is closed transitively: X > A and A > B (paired) give B rank 3 even though
+    # the paired CI of X - B includes 0 (each difference has 2 bad replicates, not the same)
+    e1 = [-10.0 if k in (0, 1) else 1.0 for k in range(100)]
+    e2 = [-10.0 if k in (2, 3) else 1.0 for k in range(100)]
+    zero = [0.0] * 100
+    a_rep = [-0.001 * y for y in e2]
+    x_rep = [u - 0.001 * y for u, y in zip(a_rep, e1, strict=True)]
+    wide = [{"value": v, "ci_low": v - 1, "ci_high": v + 1} for v in (-0.002, -0.001, 0.0)]
+    roles3 = [role(wide[0], x_rep), role(wide[1], a_rep), role(wide[2], zero)]
+    assert rank_with_ties(wide, lower, roles=roles3) == [1, 2, 3]
+    assert rank_with_ties(wide[::2], lower, roles=roles3[::2]) == [1, 1]  # X vs B alone: tie
 
 
 def test_shared_rank_is_displayed_with_equals(tmp_path):
