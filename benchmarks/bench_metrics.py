@@ -1,9 +1,9 @@
-"""Benchmarks of the metric score card (issue 3).
+"""Benchmarks of the metric score card.
 
 Run: ``.venv/bin/pytest benchmarks/bench_metrics.py --benchmark-only`` (add ``-s`` to see the
 figures printed by the side-by-side and memory tests).
 
-* the full score card (all 47 metrics, 200 bootstrap replicates, groups, curves) on 2.1 M pixels
+* the full score card (every registry metric, 200 bootstrap replicates, groups, curves) on 2.1 M pixels
   x 32 quantiles (512 scenes of 64 x 64, ~14 % wet reference, forecast quantiles non-zero on
   ~30 % of pixels, as rain fields are mostly dry), side by side with scoringrules
   ``crps_quantile`` on the same arrays (CRPS alone) and a plain numpy pinball loss;
@@ -77,8 +77,10 @@ _TIMES: dict[str, float] = {}
 
 @pytest.mark.benchmark(group="card-2M-pixels-x-32-quantiles")
 def test_full_card(benchmark, big):
+    from metrics import REGISTRY
+
     res = benchmark.pedantic(_card, args=(big,), rounds=2, iterations=1)
-    assert len(res["scores"]) == 47
+    assert len(res["scores"]) == len(REGISTRY)
     npq = big["q"].size
     _TIMES["card"] = benchmark.stats.stats.min
     _TIMES["crps"] = res["scores"]["crps"]["value"]
@@ -102,7 +104,9 @@ def test_scoringrules_crps_alone(benchmark, big):
         ratio = _TIMES["card"] / t_sr
         print(f"\nwhole card {_TIMES['card']:.2f} s vs scoringrules crps_quantile {t_sr:.2f} s " +
               f"(ratio {ratio:.2f}; target < 1)")
-        assert _TIMES["crps"] == pytest.approx(crps, rel=1e-6)
+        # the card's CRPS is exact (piecewise-linear quantile function); scoringrules' is the
+        # mean-pinball quadrature, close to it for 32 mid-point levels
+        assert _TIMES["crps"] == pytest.approx(crps, rel=0.05)
         # target: ratio < 1 (met for a single, cold scoringrules call; a warm repeated call is
         # on par); asserted with slack so that a loaded machine does not make it flaky
         assert ratio < 1.25
@@ -112,24 +116,28 @@ def test_scoringrules_crps_alone(benchmark, big):
 def test_tail_card_1000_replicates(benchmark):
     from scipy.stats import genextreme
 
-    from metrics.card import StatView
+    from metrics import REGISTRY
+    from metrics.view import StatView
 
     d = make_scenes(n=64, size=8, seed=1)
     cfg = CardConfig(n_boot=0, n_boot_tail=1000,
                      metrics=("gev_xi", "gev_xi_ref", "rl_ratio_10", "rl_ratio_50"))
     card = ScoreCard(cfg)
     card.update(d["ref"], point=d["ref"], **labels(d))
-    # 500 blocks (5 regions x 100 years) of GEV maxima
+    # 500 region-year blocks (5 regions x 100 years) of 10 scenes each, GEV scene maxima
     rng = np.random.default_rng(0)
-    card._blocks = {
-        f"r{r}-{y}": np.array([m, 0.9 * m])
-        for r in range(5) for y in range(100)
-        for m in [genextreme.rvs(-0.1, loc=30, scale=8, random_state=rng)]
-    }
+    m = genextreme.rvs(-0.1, loc=30, scale=8, size=5000, random_state=rng)
+    card._scenes = [{
+        "key": np.arange(5000, dtype=np.uint64),
+        "max": np.stack([m, 0.9 * m], 1),
+        "block": np.array([f"r{i // 1000}-{(i // 10) % 100}" for i in range(5000)]),
+        "regime": np.array([f"g{i // 1000}" for i in range(5000)]),
+    }]
+    red = card.reduce()
 
     def tail():
-        view = StatView(card, card._head.arrays, headline=True)
-        return {k: view.compute(__import__("metrics").REGISTRY[k]) for k in cfg.metrics}
+        view = StatView(red, red.head, headline=True)
+        return {k: view.compute(REGISTRY[k]) for k in cfg.metrics}
 
     out = benchmark(tail)
     assert benchmark.stats.stats.max < 0.5
