@@ -139,6 +139,7 @@ def register(app: typer.Typer) -> None:
         device: Annotated[str, typer.Option("--device", help="Inference device for torch models: cpu, cuda, cuda:N, auto.")] = "cpu",
     ) -> None:
         """Predict, validate and score a model on every evaluation role of each split."""
+        from benchmark.score_cli import unranked_notes
         from benchmark.submission import submit
 
         s = settings(ctx)
@@ -150,3 +151,5 @@ def register(app: typer.Typer) -> None:
                            progress=lambda st, d, t: prog(st, d, t))
         for p in paths:
             console().print(f"wrote {p}")
+            for line in unranked_notes(p):
+                console().print(line)

@@ -92,7 +92,26 @@ def _print_scores(path: Path, role: str) -> None:
         out.print(
             f"generalisation gap (ood_test - id_test) recorded for {len(result['gap'])} metrics"
         )
+    for line in unranked_notes(path, roles=(role,)):
+        out.print(line)
+    undefined = block.get("undefined") or {}
+    if undefined:
+        out.print(f"{len(undefined)} metrics undefined (reasons under roles.{role}.undefined "
+                  "in the result file)")
     out.print(f"{block['n_scenes']} scenes scored; result written to {path}")
+
+
+def unranked_notes(path: Path, roles=None) -> list[str]:
+    """One line per role of the result file at ``path`` whose forecast is not admissible."""
+    from benchmark.results import read_result
+
+    out = []
+    for role, block in read_result(path)["roles"].items():
+        fc = block.get("forecast") or {}
+        if (roles is None or role in roles) and fc.get("admissible") is False:
+            out.append(f"[yellow]unranked[/] ({role}): {fc.get('reason')} "
+                       "(docs/protocol.md, section 1)")
+    return out
 
 
 def score_command(

@@ -275,3 +275,25 @@ def test_usage_errors_exit_2(data, good_nc, capsys):
     assert run(data, "score", good_nc, "--role", ROLE, "--name", "x") == 2
     assert "Missing option '--split'" in capsys.readouterr().err
     assert run(data, "export", "--split", SPLIT, "--role", ROLE) == 2
+
+
+def test_inadmissible_levels_are_scored_exactly_and_marked_unranked(data, ref, tmp_path, capsys):
+    """A one-level all-zero file: exact CRPS (that of a point mass at 0, the mean rain rate),
+    recorded as not admissible with the rule it breaks, and said on the terminal."""
+    n, ny, nx = ref[schema.VAR_PRECIP].shape
+    q = xr.DataArray(np.zeros((n, 1, ny, nx), np.float32), dims=(
+        schema.DIM_SCENE, schema.DIM_QUANTILE, schema.DIM_Y, schema.DIM_X),
+        coords={schema.DIM_SCENE: ref[schema.DIM_SCENE].values, schema.DIM_QUANTILE: [0.001]},
+        attrs={"units": "mm h-1"})
+    pred = tmp_path / "zero.nc"
+    xr.Dataset({schema.VAR_QUANTILES: q}).to_netcdf(pred)
+    assert run(data, *score_args(pred, tmp_path / "res", name="zero-one")) == 0
+    assert "unranked (ood_test): last quantile level 0.001 < 0.98" in capsys.readouterr().out
+    res = json.loads((tmp_path / "res" / SPLIT / "zero-one.json").read_text())
+    block = res["roles"][ROLE]
+    assert block["forecast"] == {"kind": "quantiles", "levels": [0.001], "admissible": False,
+                                 "reason": block["forecast"]["reason"]}
+    truth = float(np.nanmean(ref[schema.VAR_PRECIP].values))
+    assert block["scores"]["crps"]["value"] == pytest.approx(truth, rel=1e-6)
+    assert block["scores"]["coverage_90"]["value"] is None
+    assert "coverage_90" in block["undefined"]
