@@ -93,8 +93,8 @@ SUMMARY_COLUMNS = (
     ("CRPS ID", "crps", "id_test"),
     ("CRPS OOD", "crps", "ood_test"),
     ("twCRPS10 OOD", "twcrps_10", "ood_test"),
-    ("SEDI99 OOD", "sedi_p99", "ood_test"),
-    ("ΔP99.9 %/K OOD", "scaling_error_p999", "ood_test"),
+    ("SEDI99 OOD", "sedi_p99_calibrated", "ood_test"),
+    ("ΔP99.9 %/K all", "scaling_error_p999", "all_test"),
 )
 
 

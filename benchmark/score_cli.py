@@ -96,7 +96,7 @@ def _print_scores(path: Path, role: str) -> None:
         out.print(line)
     undefined = block.get("undefined") or {}
     if undefined:
-        out.print(f"{len(undefined)} metrics undefined (reasons under roles.{role}.undefined "
+        out.print(f"{len(undefined)} metrics undefined (reasons under roles.{role}.undefined " +
                   "in the result file)")
     out.print(f"{block['n_scenes']} scenes scored; result written to {path}")
 
@@ -109,7 +109,7 @@ def unranked_notes(path: Path, roles=None) -> list[str]:
     for role, block in read_result(path)["roles"].items():
         fc = block.get("forecast") or {}
         if (roles is None or role in roles) and fc.get("admissible") is False:
-            out.append(f"[yellow]unranked[/] ({role}): {fc.get('reason')} "
+            out.append(f"[yellow]unranked[/] ({role}): {fc.get('reason')} " +
                        "(docs/protocol.md, section 1)")
     return out
 

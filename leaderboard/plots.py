@@ -169,10 +169,10 @@ def _draw_return_levels(result):
                 ax.fill_between([b[0] for b in band], [b[1] for b in band], [b[2] for b in band],
                                 color=color, alpha=0.15, lw=0, label=f"{label} 95% CI")
         ax.set_xscale("log")
-        ax.set_xlabel("return period (blocks)")
+        ax.set_xlabel("return period (region-year blocks)")
         ax.set_title(f"GEV return levels — {role_label(role)}")
         ax.legend(loc="upper left")
-    axes[0, 0].set_ylabel("return level (mm h$^{-1}$)")
+    axes[0, 0].set_ylabel("return level (x regime median maximum)")
     return fig
 
 
@@ -288,7 +288,7 @@ def _draw_scaling(result):
                 pts = sorted(zip(x, y, strict=True))
                 rate = 100.0 * (math.exp(fit[1]) - 1.0)
                 ax.plot([w - w0 for w, _ in pts], [100 * (v / base - 1) for _, v in pts], "o-",
-                        ms=3, lw=lw, color=color, label=f"{side} ({rate:.1f} %/K)")
+                        ms=3, lw=lw, color=color, label=f"{side} (pooled fit {rate:.1f} %/K)")
             ax.set_title(f"{label} — {role_label(role)}")
             ax.set_xlabel("warming above lowest level (K)")
             if j == 0:
@@ -420,11 +420,15 @@ def all_plots(result: dict) -> list[dict[str, Any]]:
         ("qq", "Tail QQ plot", "Quantiles of retrieved vs reference precipitation in the tail " +
          "(all pixels of the role); points below the 1:1 line mean too light a tail.",
          plot_qq, ()),
-        ("return_levels", "GEV return levels", "Return levels of block maxima from a GEV fit, " +
-         "with 95% bootstrap bands, retrieved vs reference.", plot_return_levels, ()),
+        ("return_levels", "GEV return levels", "Return levels of region-year block maxima " +
+         "(blocks of at least 10 scenes, each divided by its regime's median reference block " +
+         "maximum) from a GEV fit, with 95% bootstrap bands, retrieved vs reference.",
+         plot_return_levels, ()),
         ("calibration", "Calibration", "PIT histogram (flat = calibrated) and reliability of the " +
          "predicted quantiles.", plot_calibration, ()),
-        ("scaling", "Scaling with warming", "Change of the mean, P99 and P99.9 with warming, " +
+        ("scaling", "Scaling with warming", "Change of the mean (all pixels) and the wet-pixel " +
+         "P99 and P99.9 with warming, pooled over regimes per warming bin (the scores use " +
+         "regime fixed effects, docs/protocol.md), " +
          f"retrieved vs reference, against the Clausius–Clapeyron rate ({CC_RATE:g} %/K) and " +
          f"the climate-model band (mean {MEAN_BAND[0]}–{MEAN_BAND[1]} %/K, Pendergrass 2020; " +
          f"extremes {EXTREME_BAND[0]:g}–{EXTREME_BAND[1]:g} %/K, CC to 2×CC).", plot_scaling, ()),

@@ -1,15 +1,20 @@
-"""Metrics: pure kernels, a registry, and streaming sufficient statistics (DESIGN.md).
+"""Metrics: pure kernels, a registry, and streaming sufficient statistics (docs/protocol.md).
 
 * :data:`REGISTRY` -- every metric by its registry name (the results contract), a
   :class:`MetricSpec` each (:mod:`metrics.definitions`);
-* :mod:`metrics.kernels` -- pure numpy kernels (pinball, CRPS, twCRPS, PIT, contingency scores,
-  SEDI, spectra, FSS, scaling rates); :mod:`metrics.extremes` -- GEV by L-moments / MLE;
+* :mod:`metrics.kernels` -- pure numpy kernels: exact CRPS/twCRPS of quantile forecasts
+  (reference and levels-first fast versions), fair ensemble CRPS, PIT, contingency scores,
+  SEDI, spectra, FSS; :mod:`metrics.extremes` -- GEV and GPD fits, block maxima;
+  :mod:`metrics.trends` -- fixed-effects scaling, Theil-Sen, Mann-Kendall;
   :mod:`metrics.bins` -- log histograms with a stated quantile error bound;
-* :mod:`metrics.card` -- :class:`~metrics.card.ScoreCard`, the chunk-by-chunk accumulator with
-  scene bootstrap, groups and curves, and :func:`~metrics.card.gap`.
+  :mod:`metrics.levels` -- admissible quantile level sets;
+* :mod:`metrics.stats` -- the named per-scene statistic blocks; :mod:`metrics.card` --
+  :class:`~metrics.card.ScoreCard`, the chunk-by-chunk accumulator with scene bootstrap,
+  groups and trend cells; :mod:`metrics.view` -- reading the reduced statistics;
+  :mod:`metrics.paired` -- paired bootstrap comparisons of two results.
 
 Importing this package loads numpy only (scipy is imported inside the functions that need it);
-never torch, xarray or dask (CONVENTIONS.md 12).
+never torch, xarray or dask.
 """
 
 from metrics import definitions as _definitions  # noqa: F401  (fills REGISTRY)

@@ -517,31 +517,3 @@ def fss_sums(ref: np.ndarray, ret: np.ndarray, threshold: float, size: int,
         out[act, 0] = ((pf - po) ** 2).sum((1, 2), dtype=np.float64)
         out[act, 1] = (pf * pf + po * po).sum((1, 2), dtype=np.float64)
     return out
-
-
-# --- trends ----------------------------------------------------------------------------------
-
-
-def scaling_rate(warming: np.ndarray, stat: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Scaling in %/K: weighted least-squares slope of ``log(stat)`` on ``warming``.
-
-    ``%/K = 100 (exp(slope) - 1)`` (SCIENCE.md section 7). Arrays ``(..., n_bins)``; bins with
-    zero weight or non-positive / non-finite ``stat`` are ignored; NaN with fewer than 2 bins or
-    no spread in warming.
-    """
-    x = np.asarray(warming, float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ly = np.log(np.asarray(stat, float))
-    w = np.where(np.isfinite(ly) & np.isfinite(x) & (np.asarray(weight) > 0), weight, 0.0)
-    x = np.where(w > 0, x, 0.0)
-    ly = np.where(w > 0, ly, 0.0)
-    sw = w.sum(-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mx = (w * x).sum(-1) / sw
-        my = (w * ly).sum(-1) / sw
-        sxx = (w * (x - mx[..., None]) ** 2).sum(-1)
-        sxy = (w * (x - mx[..., None]) * (ly - my[..., None])).sum(-1)
-        slope = sxy / sxx
-    nbins = (w > 0).sum(-1)
-    ok = (nbins >= 2) & (sxx > 1e-12 * np.maximum(sw, 1))
-    return np.where(ok, 100.0 * np.expm1(slope), np.nan)

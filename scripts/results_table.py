@@ -17,10 +17,10 @@ COLUMNS = (
     ("CRPS ID", "id_test", "crps"),
     ("CRPS OOD", "ood_test", "crps"),
     ("twCRPS10 OOD", "ood_test", "twcrps_10"),
-    ("SEDI99 OOD", "ood_test", "sedi_p99"),
+    ("SEDI99 OOD", "ood_test", "sedi_p99_calibrated"),
     ("RL10 ratio OOD", "ood_test", "rl_ratio_10"),
     ("P99.9 %/K all (ref)", "all_test", "scaling_p999"),
-    ("in CMIP range", "all_test", "scaling_in_cmip_range_p999"),
+    ("consistent", "all_test", "scaling_consistent_p999"),
 )
 
 
@@ -48,6 +48,8 @@ def main(argv: list[str]) -> int:
     for path in sorted(root.glob("*/*.json")):
         res = read_result(path)
         cells = [cell(res, role, m, ref=m.startswith("scaling_p")) for _, role, m in COLUMNS]
+        if any(b.get("forecast", {}).get("admissible") is False for b in res["roles"].values()):
+            cells[0] += " (unranked)"
         print(f"| {res['split']['name']} | {res['submission']['name']} | " + " | ".join(cells) + " |")
     return 0
 

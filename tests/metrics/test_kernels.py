@@ -252,13 +252,6 @@ def test_effective_resolution_shift_and_blur():
     assert 0.7 * tot < spec[0].sum() <= tot * (1 + 1e-9)
 
 
-def test_scaling_rate_recovers_known_rate():
-    x = np.linspace(0, 4, 9)
-    stat = 2.0 * 1.07**x
-    assert K.scaling_rate(x, stat, np.ones_like(x)) == pytest.approx(7.0, rel=1e-9)
-    assert np.isnan(K.scaling_rate(x[:1], stat[:1], np.ones(1)))
-
-
 @pytest.mark.parametrize("size", [1, 4, 9])
 def test_fss_sums_definition(size):
     from scipy.ndimage import uniform_filter
