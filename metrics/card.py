@@ -52,7 +52,7 @@ from benchmark.errors import BadInputError
 from metrics import stats as S
 from metrics.bins import LogBins
 from metrics.bootstrap import percentile_ci, poisson_weights, unit_keys
-from metrics.levels import check_levels
+from metrics.levels import check_levels, check_members
 from metrics.registry import REGISTRY
 
 #: Edges of the PIT histogram (20 bins).
@@ -117,8 +117,8 @@ class CardConfig:
     trend_min_bins : int
         Populated warming bins needed for a scaling rate (fewer: undefined).
     trend_tolerance : float
-        %/K: the trend flag is true when the CI of the scaling error reaches within this of 0.
-        0.5 %/K is half the CMIP6 inter-model range of hydrological sensitivity (2.1-3.1 %/K,
+        %/K, equivalence margin of the trend flag: true when the whole CI of the scaling error
+        lies within +-tolerance, false when it lies outside, undefined otherwise. 0.5 %/K is half the CMIP6 inter-model range of hydrological sensitivity (2.1-3.1 %/K,
         Pendergrass 2020): an error the climate models' own spread cannot resolve.
     min_block_scenes : int
         Scenes a region-year block needs for its maximum to count as a block maximum.
@@ -271,6 +271,7 @@ class Reduced:
 
     cfg: CardConfig
     kinds: frozenset
+    members: int | None
     shape: tuple[int, int] | None
     n_scenes: int
     n_pixels: int
@@ -314,6 +315,7 @@ class ScoreCard:
             blocks.add("intensity")
         self.blocks = frozenset(blocks)
         self.kinds: frozenset | None = None
+        self.members: int | None = None
         self.n_scenes = 0
         self.n_pixels = 0
         self.shape: tuple[int, int] | None = None
@@ -411,6 +413,10 @@ class ScoreCard:
                     f"samples must be (scene, member, y, x) with {s} scenes of {ny}x{nx}; " +
                     f"got {samples.shape}")
             kinds.add("samples")
+            if self.members is not None and samples.shape[1] != self.members:
+                raise BadInputError(
+                    f"every chunk must carry the same number of members; had {self.members}, " +
+                    f"got {samples.shape[1]}")
         if point is not None:
             point = np.asarray(point)
             if point.shape != tuple(shape):
@@ -444,6 +450,8 @@ class ScoreCard:
         stats = self._scene_stats(ch)
         s = ch.s
         self.kinds = kinds
+        if samples is not None:
+            self.members = int(samples.shape[1])
         self.shape = (ch.ny, ch.nx)
         self.n_scenes += s
         self.n_pixels += int(ch.nvalid.sum())
@@ -525,6 +533,9 @@ class ScoreCard:
             raise BadInputError("cannot merge cards with different scene sizes")
         out = ScoreCard(self.cfg)
         out.kinds = self.kinds or other.kinds
+        if None not in (self.members, other.members) and self.members != other.members:
+            raise BadInputError("cannot merge cards of ensembles with different member counts")
+        out.members = self.members if self.members is not None else other.members
         out.shape = self.shape or other.shape
         out.n_scenes = self.n_scenes + other.n_scenes
         out.n_pixels = self.n_pixels + other.n_pixels
@@ -552,6 +563,7 @@ class ScoreCard:
         return Reduced(
             cfg=self.cfg,
             kinds=self.kinds or frozenset(),
+            members=self.members,
             shape=self.shape,
             n_scenes=self.n_scenes,
             n_pixels=self.n_pixels,
@@ -590,7 +602,9 @@ def forecast_info(red: Reduced) -> dict:
         return {"kind": "quantiles", "levels": [float(v) for v in red.levels],
                 "admissible": ok, "reason": reason}
     if "samples" in red.kinds:
-        return {"kind": "samples", "levels": None, "admissible": True, "reason": None}
+        ok, reason = check_members(red.members or 0)
+        return {"kind": "samples", "levels": None, "members": red.members, "admissible": ok,
+                "reason": reason}
     return {"kind": "point", "levels": None, "admissible": False,
             "reason": "a point estimate has no predictive distribution: CRPS and the " +
                       "probabilistic metrics are undefined, so it is not ranked"}

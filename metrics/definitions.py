@@ -96,8 +96,14 @@ def _tw(name):
     return fn
 
 
+def _coverage_defined(red) -> bool:
+    if "quantiles" in red.kinds:
+        return brackets_coverage(red.levels)
+    return red.members is not None and red.members >= 19  # rank width 1/(m+1) <= 0.05
+
+
 def _coverage(v):
-    if "quantiles" in v.red.kinds and not brackets_coverage(v.red.levels):
+    if not _coverage_defined(v.red):
         return np.full(v.a("pit").shape[0], np.nan)
     pit = v.a("pit")
     at = v.red.pit_points()
@@ -107,12 +113,15 @@ def _coverage(v):
 
 
 def _why_coverage(v):
-    return ("the quantile levels do not bracket 0.05 and 0.95, so the 5-95 % interval is not " +
-            "stated by the forecast")
+    if "quantiles" in v.red.kinds:
+        return ("the quantile levels do not bracket 0.05 and 0.95, so the 5-95 % interval is " +
+                "not stated by the forecast")
+    return (f"{v.red.members} ensemble members: a rank interval of 1/(m+1) > 0.05 cannot " +
+            "resolve the 5-95 % interval (needs >= 19 members)")
 
 
 _SRC_CRPS = ("Laio & Tamea (2007) HESS 11:1267; Gneiting & Ranjan (2011) JBES 29:411 (quantile " +
-             "forecasts, exact); Ferro et al. (2008) and Zamo & Naveau (2018) (fair, ensembles)")
+             "forecasts, exact); Gneiting & Raftery (2007) JASA 102:359 eq. 21 (ensembles)")
 _SRC_TW = "Gneiting & Ranjan (2011) JBES 29:411; Allen et al. (2023) SIAM/ASA JUQ 11:396"
 register(MetricSpec(
     "quantile_loss", "probabilistic", PROB, False, None, "mm h-1",
@@ -122,8 +131,20 @@ register(MetricSpec(
 register(MetricSpec(
     "crps", "probabilistic", PROB, False, None, "mm h-1",
     "CRPS of the predictive distribution: exact for quantile forecasts (piecewise-linear " +
-    "quantile function, flat ends), the fair estimator for ensembles.",
+    "quantile function, flat ends), the CRPS of the empirical distribution for ensembles.",
     _SRC_CRPS, ("prob",), _crps))
+
+
+def _crps_fair(v):
+    return _div(v.col("prob", "sum_crps_fair"), v.col("prob", "n"))
+
+
+register(MetricSpec(
+    "crps_fair", "probabilistic", ("samples",), None, None, "mm h-1",
+    "Diagnostic, not ranked: the fair ensemble CRPS, unbiased for the distribution the members " +
+    "were drawn from if they are random draws (chosen members can exploit it).",
+    "Ferro et al. (2008) Meteorol. Appl. 15:19; Zamo & Naveau (2018) Math. Geosci. 50:209",
+    ("prob",), _crps_fair, groupable=False))
 register(MetricSpec(
     "twcrps_10", "probabilistic", PROB, False, None, "mm h-1",
     "Threshold-weighted CRPS with v(x) = max(x, 10 mm/h) (exact for quantile forecasts): " +
@@ -197,7 +218,8 @@ def _why_sedi_cal(p: float):
     def fn(v):
         h, f, ok = v.calibrated_rates(p)
         if not ok[0]:
-            return f"the retrieval's or the reference's {p:.1%} percentile is below 0.1 mm/h"
+            return (f"fewer than {1 - p:.1%} of the retrieval's or the reference's pixels reach " +
+                    "0.1 mm/h")
         return K.sedi_rate_reason(float(h[0]), float(f[0]))
 
     return fn
@@ -367,15 +389,36 @@ def _rate_err(stat: str):
 
 def _consistent(stat: str):
     def fn(v):
-        r = v.scaling["rates"][stat]
-        err = r[1] - r[0]
-        if not np.isfinite(err[0]):
-            return np.array([np.nan])
-        lo, hi = percentile_ci(err, v.cfg.ci_level) if err.size > 1 else (err[0], err[0])
+        lo, hi = _error_ci(v, stat)
         if not (np.isfinite(lo) and np.isfinite(hi)):
-            lo = hi = err[0]
+            return np.array([np.nan])
         tol = v.cfg.trend_tolerance
-        return np.array([float(lo <= tol and hi >= -tol)])
+        if -tol <= lo and hi <= tol:  # equivalence: the whole CI within the tolerance
+            return np.array([1.0])
+        if hi < -tol or lo > tol:  # the whole CI outside it
+            return np.array([0.0])
+        return np.array([np.nan])  # inconclusive
+
+    return fn
+
+
+def _error_ci(v, stat: str) -> tuple[float, float]:
+    r = v.scaling["rates"][stat]
+    err = r[1] - r[0]
+    if not np.isfinite(err[0]):
+        return float("nan"), float("nan")
+    if err.size == 1:
+        return float(err[0]), float(err[0])
+    return percentile_ci(err, v.cfg.ci_level)
+
+
+def _why_consistent(stat: str):
+    def fn(v):
+        lo, hi = _error_ci(v, stat)
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            return _why_trend(v)
+        return (f"inconclusive: the 95 % CI [{lo:.2f}, {hi:.2f}] %/K of the scaling error " +
+                f"straddles the tolerance +-{v.cfg.trend_tolerance:g} %/K")
 
     return fn
 
@@ -411,10 +454,13 @@ for _s in ("mean", "p99", "p999"):
         ("warming",), _rate_err(_s), groupable=False, why=_why_trend))
     register(MetricSpec(
         f"scaling_consistent_{_s}", "trends", ("point",), True, None, "1",
-        f"Whether the retrieved scaling of the {_w} is consistent with the truth: the 95 % CI " +
-        "of the scaling error reaches within 0.5 %/K of 0 (trend_tolerance).",
-        "half the CMIP6 range of hydrological sensitivity, Pendergrass (2020) GRL",
-        ("warming",), _consistent(_s), kind="bool", groupable=False, why=_why_trend))
+        f"Whether the retrieved scaling of the {_w} is consistent with the truth (equivalence " +
+        "test): true if the 95 % CI of the scaling error lies within +-0.5 %/K, false if it " +
+        "lies outside, undefined (inconclusive) if it straddles.",
+        "Wellek (2010) Testing Statistical Hypotheses of Equivalence; tolerance: half the " +
+        "CMIP6 range of hydrological sensitivity, Pendergrass (2020) GRL",
+        ("warming",), _consistent(_s), kind="bool", groupable=False,
+        why=_why_consistent(_s)))
     _rng = "2.1-3.1 %/K, CMIP6 (Pendergrass 2020)" if _s == "mean" else \
         "5-14 %/K, CC to 2 x CC (Lenderink & van Meijgaard 2008)"
     register(MetricSpec(

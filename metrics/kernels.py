@@ -237,11 +237,17 @@ def twcrps_quantiles_lf(y: np.ndarray, qT: np.ndarray, levels: np.ndarray, t: fl
     return crps
 
 
-def crps_ensemble_fair(y, x, sorted_members: bool = False) -> np.ndarray:
-    """Fair CRPS of an ensemble ``x (..., m)``: ``E|X - y| - sum_{i,j}|x_i - x_j| / (2 m (m-1))``.
+def crps_ensemble(y, x, sorted_members: bool = False, fair: bool = False) -> np.ndarray:
+    """CRPS of an ensemble ``x (..., m)``: ``E|X - y| - sum_{i,j}|x_i - x_j| / (2 m^2)``.
 
-    The pair sum uses sorted members: ``sum_{i,j}|x_i - x_j| = 2 sum_i (2i - m - 1) x_(i)``
-    (Ferro et al. 2008; Zamo & Naveau 2018 "fair" estimator; scoringrules ``estimator="fair"``).
+    Without ``fair`` this is the CRPS of the ensemble's empirical distribution (Gneiting &
+    Raftery 2007, eq. 21; properscoring ``crps_ensemble``; scoringrules ``estimator="nrg"``):
+    proper for the distribution the members state, and the score the protocol ranks. With
+    ``fair`` the pair sum is divided by ``2 m (m - 1)`` (Ferro et al. 2008; Zamo & Naveau 2018;
+    scoringrules ``estimator="fair"``): unbiased for the CRPS of the distribution the members
+    were drawn from, but only if they are random draws -- chosen members can exploit it (two
+    members {0, L} around every observation score exactly 0). The pair sum uses sorted members:
+    ``sum_{i,j}|x_i - x_j| = 2 sum_i (2i - m - 1) x_(i)``.
     """
     x = np.asarray(x, dtype=np.float64)
     xs = x if sorted_members else np.sort(x, axis=-1)
@@ -251,13 +257,23 @@ def crps_ensemble_fair(y, x, sorted_members: bool = False) -> np.ndarray:
     if m < 2:
         return e1
     c = 2.0 * np.arange(1, m + 1) - m - 1.0
-    e2 = 2.0 * (xs * c).sum(-1) / (m * (m - 1))
-    return e1 - 0.5 * e2
+    pairs = 2.0 * (xs * c).sum(-1)
+    return e1 - pairs / (2.0 * (m * (m - 1) if fair else m * m))
+
+
+def crps_ensemble_fair(y, x, sorted_members: bool = False) -> np.ndarray:
+    """The fair ensemble CRPS (:func:`crps_ensemble` with ``fair=True``), a diagnostic."""
+    return crps_ensemble(y, x, sorted_members, fair=True)
+
+
+def twcrps_ensemble(y, x, t: float, sorted_members: bool = False, fair: bool = False):
+    """Threshold-weighted ensemble CRPS, ``v(x) = max(x, t)`` (Allen et al. 2023)."""
+    return crps_ensemble(np.maximum(y, t), np.maximum(x, t), sorted_members, fair)
 
 
 def twcrps_ensemble_fair(y, x, t: float, sorted_members: bool = False) -> np.ndarray:
-    """Threshold-weighted fair CRPS of an ensemble, ``v(x) = max(x, t)`` (Allen et al. 2023)."""
-    return crps_ensemble_fair(np.maximum(y, t), np.maximum(x, t), sorted_members)
+    """Threshold-weighted fair ensemble CRPS (a diagnostic)."""
+    return twcrps_ensemble(y, x, t, sorted_members, fair=True)
 
 
 def interp_level(q: np.ndarray, levels: np.ndarray, tau: float) -> np.ndarray:
@@ -373,11 +389,12 @@ def sedi_rates(h, f) -> np.ndarray:
     """SEDI from hit rate ``H`` and false-alarm rate ``F`` (Ferro & Stephenson 2011, WAF 26:699):
     ``[ln F - ln H - ln(1-F) + ln(1-H)] / [ln F + ln H + ln(1-F) + ln(1-H)]``.
 
-    **Undefined (NaN) when H or F is 0 or 1**, except at the two corners where the limit exists
-    whatever the path: H = 1, F = 0 (perfect) is 1 and H = 0, F = 1 is -1. Elsewhere on the
-    border the limit depends on the path, and clipping H and F to ``[1/2n, 1 - 1/2n]`` (a
-    common fix) turns a forecast that never forecasts the event (H = F = 0) into a positive
-    score of a few tenths. No clipping is done.
+    **Undefined (NaN) when H or F is 0 or 1**, except at the corners H = 1, F = 0 (perfect: 1)
+    and H = 0, F = 1 (-1). On the open edges the index has a limit (+-1), but it approaches it
+    so slowly that a finite sample says little (H = 1 - 1e-12 with F = 0.3 gives 0.98, and
+    one more hit changes it), and at H = F = 0 the limit depends on the path. Clipping H and
+    F to ``[1/2n, 1 - 1/2n]`` (a common fix) turned a forecast that never forecasts the event
+    into a positive score of a few tenths. No clipping is done.
     """
     h = np.asarray(h, dtype=np.float64)
     f = np.asarray(f, dtype=np.float64)

@@ -14,9 +14,10 @@ state its distribution everywhere that matters:
 
 DRAIN's 99 levels (0.01 ... 0.99), GPROF-NN's 128 levels in [0.001, 0.999] and the baselines'
 35 levels ((i + 0.5)/32 plus 0.99, 0.995, 0.999) are admissible; 3 quartiles or one level are
-not. An ensemble is admissible with at least :data:`MIN_MEMBERS` members (the fair CRPS needs
-pairs). A file that is not admissible is still scored (exactly), but marked unranked with the
-rule it breaks (docs/protocol.md).
+not. An ensemble is admissible with at least :data:`MIN_MEMBERS` members: it is scored as
+its empirical distribution, whose 5-95 % interval needs ``1/(m + 1) <= 0.05`` to be resolved.
+A file that is not admissible is still scored (exactly), but marked unranked with the rule it
+breaks (docs/protocol.md).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 FIRST_LEVEL_MAX = 0.02
 LAST_LEVEL_MIN = 0.98
 MAX_GAP = 0.05
-MIN_MEMBERS = 2
+MIN_MEMBERS = 20
 
 
 def check_levels(levels) -> tuple[bool, str | None]:
@@ -46,6 +47,15 @@ def check_levels(levels) -> tuple[bool, str | None]:
         if gaps[i] > MAX_GAP + 1e-12:
             return False, (f"gap {gaps[i]:.3g} between levels {lv[i]:g} and {lv[i + 1]:g} is " +
                            f"wider than {MAX_GAP:g}: add levels in between")
+    return True, None
+
+
+def check_members(m: int) -> tuple[bool, str | None]:
+    """Whether an ensemble of ``m`` members is admissible, and if not why (one line)."""
+    if m < MIN_MEMBERS:
+        return False, (f"{m} ensemble members < {MIN_MEMBERS}: the 5-95 % interval of an " +
+                       f"ensemble needs at least {MIN_MEMBERS - 1} members; submit more " +
+                       "members or quantiles")
     return True, None
 
 

@@ -38,6 +38,14 @@ def _list(v) -> list:
     return out
 
 
+def _weighted_quantile(x: np.ndarray, w: np.ndarray, p: float) -> np.ndarray:
+    """Quantile ``p`` (inverted CDF) of ``x (n,)`` under each replicate's weights ``w (n, R)``."""
+    order = np.argsort(x, kind="stable")
+    cw = np.cumsum(w[order], axis=0)
+    idx = np.minimum((cw < p * cw[-1]).sum(0), x.size - 1)
+    return x[order][idx]
+
+
 class StatView:
     """Read-only view of reduced statistics for one group; metric functions read from it."""
 
@@ -103,53 +111,49 @@ class StatView:
         """Hit and false-alarm rates when the reference AND the retrieval are thresholded at
         their own ``p`` quantile (equal base rates ``1 - p``; Ferro & Stephenson 2011 sec. 5).
 
-        Returns ``(H, F, ok)``; ``ok`` is False where a threshold is below 0.1 mm/h (the joint
-        histogram's range). The joint count is read from the coarse joint histogram, the
-        cells cut by a threshold counted in proportion (log-uniform inside a bin)."""
+        Returns ``(H, F, ok)``; ``ok`` is False where a field has fewer than ``(1 - p) n``
+        pixels >= 0.1 mm/h (the joint histogram's range). Each field's events are its top
+        ``k = (1 - p) n`` pixels. The joint count comes from the coarse joint histogram: cells
+        above both thresholds count whole; of the coarse bin each threshold cuts, the share
+        above it is read from that field's own counts by **rank**, ``(k - S(i+1)) / (S(i) -
+        S(i+1))`` -- so a tie (a quantised retrieval) is split as ranks would split it, not
+        by its position inside the bin -- and the corner cell cut by both is taken comonotone
+        (exact for a perfect retrieval; an upper bound otherwise).
+        """
         jb = S.JOINT_BINS
         m = jb.nb - 2
-        t_o, t_f = self.quantile(0, p), self.quantile(1, p)
         joint = self.arrays["joint"].reshape(-1, m, m)
-        surv = np.cumsum(np.cumsum(joint[:, ::-1, ::-1], 1), 2)[:, ::-1, ::-1]
-        ok = (t_o >= jb.lo) & (t_f >= jb.lo)
+        r = np.arange(joint.shape[0])
+        surv = np.zeros((joint.shape[0], m + 1, m + 1))
+        surv[:, :m, :m] = np.cumsum(np.cumsum(joint[:, ::-1, ::-1], 1), 2)[:, ::-1, ::-1]
+        n = self.hist[:, 0].sum(-1)
+        k = (1.0 - p) * n
+        so, sf = self._coarse_survival(0), self._coarse_survival(1)  # (R, m + 1)
+        ok = (so[:, 0] >= k) & (sf[:, 0] >= k) & (k > 0)
+        i0 = np.clip((so[:, :m] >= k[:, None]).sum(1) - 1, 0, m - 1)
+        j0 = np.clip((sf[:, :m] >= k[:, None]).sum(1) - 1, 0, m - 1)
+        i1, j1 = i0 + 1, j0 + 1
         with np.errstate(invalid="ignore", divide="ignore"):
-            fi = np.clip(jb.bins_per_decade * np.log10(t_o / jb.lo), 0, m - 1)
-            fj = np.clip(jb.bins_per_decade * np.log10(t_f / jb.lo), 0, m - 1)
-        fi = np.nan_to_num(fi)
-        fj = np.nan_to_num(fj)
-        i0 = np.minimum(np.floor(fi).astype(int), m - 1)
-        j0 = np.minimum(np.floor(fj).astype(int), m - 1)
-        i1, j1 = np.minimum(i0 + 1, m - 1), np.minimum(j0 + 1, m - 1)
-        u, v = fi - i0, fj - j0
-        r = np.arange(surv.shape[0])
+            fo = np.clip((k - so[r, i1]) / (so[r, i0] - so[r, i1]), 0.0, 1.0)
+            ff = np.clip((k - sf[r, j1]) / (sf[r, j0] - sf[r, j1]), 0.0, 1.0)
         s00, s01 = surv[r, i0, j0], surv[r, i0, j1]
         s10, s11 = surv[r, i1, j0], surv[r, i1, j1]
-        # cells above both thresholds, plus the fractions above them of the edge cells
-        # (uniform in log rain within a bin) and of the corner cell, where r and p are taken
-        # comonotone (exact for a perfect retrieval; an upper bound otherwise)
-        a = (s11 + (1 - u) * (s01 - s11) + (1 - v) * (s10 - s11)
-             + np.minimum(1 - u, 1 - v) * (s00 - s01 - s10 + s11))
-        # event counts of each field alone, read the same way (exact at the coarse edges,
-        # which are fine-histogram edges; log-uniform in between), so that a perfect retrieval
-        # gets H = 1 and F = 0 exactly
-        ne_o, ne_f = self._coarse_survival(0, fi), self._coarse_survival(1, fj)
-        n = self.hist[:, 0].sum(-1)
-        a = np.minimum(a, np.minimum(ne_o, ne_f))
+        a = (s11 + fo * (s01 - s11) + ff * (s10 - s11)
+             + np.minimum(fo, ff) * (s00 - s01 - s10 + s11))
+        a = np.clip(a, 0.0, k)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return a / ne_o, (ne_f - a) / (n - ne_o), ok
+            return a / k, (k - a) / (n - k), ok
 
-    def _coarse_survival(self, which: int, f: np.ndarray) -> np.ndarray:
-        """``#{x >= t}`` at fractional coarse-bin positions ``f`` of threshold ``t``."""
+    def _coarse_survival(self, which: int) -> np.ndarray:
+        """``#{x >= e_i}`` at the joint histogram's edges, from the fine histogram (its edges
+        are fine edges, so the counts are exact), with a trailing 0: ``(R, m + 1)``."""
         jb = S.JOINT_BINS
         m = jb.nb - 2
         edges = jb.lo * 10.0 ** (np.arange(m) / jb.bins_per_decade)
         idx = np.array([self.bins.edge_index(e) for e in edges])
-        surv = self.bins.tail_counts(self.hist[:, which])[:, idx]  # (R, m)
-        i0 = np.minimum(np.floor(f).astype(int), m - 1)
-        i1 = np.minimum(i0 + 1, m - 1)
-        u = f - i0
-        r = np.arange(surv.shape[0])
-        return (1 - u) * surv[r, i0] + u * surv[r, i1]
+        out = np.zeros((self.hist.shape[0], m + 1))
+        out[:, :m] = self.bins.tail_counts(self.hist[:, which])[:, idx]
+        return out
 
     # ---- tails (headline)
     @cached_property
@@ -208,16 +212,17 @@ class StatView:
         level = np.full((2, r), np.nan)
         for j in (0, 1):
             exc = x[:, j] > u
-            if exc.sum() < 3:
-                # (almost) never above the reference's threshold: no GPD, and the level is
-                # at most the largest value -- an upper bound, so a retrieval with no tail
-                # scores a ratio well below 1 instead of an undefined one
-                level[j] = x[:, j].max()
-                continue
-            ww = w[exc].T  # (R, n_exc)
-            params[j] = gpd_lmoments(x[exc, j] - u, ww)
-            zeta = ww.sum(1) / w.sum(0)
-            level[j] = gpd_quantile(params[j], u, zeta, POT_PROB)
+            if exc.sum() >= 3:
+                ww = w[exc].T  # (R, n_exc)
+                params[j] = gpd_lmoments(x[exc, j] - u, ww)
+                zeta = ww.sum(1) / w.sum(0)
+                level[j] = gpd_quantile(params[j], u, zeta, POT_PROB)
+            # replicates without a GPD (fewer than 3 exceedances, or exceeding u less often
+            # than once per 1000 scenes): the weighted empirical 1 - 1/1000 quantile, capped
+            # at u -- a field without a fittable tail above u is not credited with one, and one
+            # planted extreme pixel cannot set the level
+            fallback = np.minimum(_weighted_quantile(x[:, j], w, 1.0 - POT_PROB), u)
+            level[j] = np.where(np.isfinite(level[j]), level[j], fallback)
         return {"u": u, "params": params, "level": level,
                 "n_exceed": int((x[:, 0] > u).sum())}
 
@@ -367,7 +372,9 @@ class StatView:
 def _intensity_arrays(ii: np.ndarray, has_prob: bool) -> dict:
     arrs = {"point": ii[:, :len(S.POINT)]}
     if has_prob:
-        arrs["prob"] = np.stack([ii[:, S.col("intensity", c)] for c in S.PROB], 1)
+        nan = np.full(ii.shape[0], np.nan)  # columns the intensity block does not carry
+        arrs["prob"] = np.stack([ii[:, S.col("intensity", c)] if c in S.INTENSITY else nan
+                                 for c in S.PROB], 1)
     return arrs
 
 

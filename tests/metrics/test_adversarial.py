@@ -14,6 +14,9 @@ One synthetic world (warming 0-4 K, three regimes, a known scaling) scored throu
 * ``blurred``, ``shifted`` -- the reference smoothed (sigma 1.5 px) or displaced by 2 px;
 * ``blind``       -- the reference with the warming signal removed (-5 %/K);
 * ``ensemble``    -- 64 members drawn from the good forecast's distribution.
+
+The last tests replay the attacks an outside audit of protocol 2 found (chosen ensemble
+members, a quantised retrieval, one planted extreme pixel, a noisy trend, a constant bias).
 """
 
 from __future__ import annotations
@@ -229,3 +232,92 @@ def test_paired_difference_separates_close_forecasts(world, scored):
     independent = np.hypot(ma["ci_high"] - ma["ci_low"], mb["ci_high"] - mb["ci_low"])
     assert diff["ci_high"] - diff["ci_low"] < independent / 1.3
     assert ma["ci_low"] < mb["ci_high"] and mb["ci_low"] < ma["ci_high"]  # marginals overlap
+
+
+# --- attacks found by the audit of protocol 2 ---------------------------------------------------
+
+
+def test_chosen_ensemble_members_do_not_game_the_crps(world, scored):
+    """Two members {0, 1000} around every observation scored 0 under the fair estimator. The
+    ranked CRPS is that of the ensemble's empirical distribution: L/4 for {0, L}; and such an
+    ensemble is not admissible anyway (fewer than 20 members)."""
+    d = world
+    n = d["ref"].shape[0]
+    two = np.zeros((n, 2) + d["ref"].shape[1:], np.float32)
+    two[:, 1] = 1000.0
+    res = _score(d, samples=two, n_boot=10)
+    # E|X - y| - |0 - 1000| / 4 = 500 - 250 for every 0 <= y <= 1000
+    assert res["scores"]["crps"]["value"] == pytest.approx(250.0, rel=1e-6)
+    assert res["scores"]["crps_fair"]["value"] < 1e-3  # the exploited diagnostic
+    assert res["forecast"]["admissible"] is False and "members" in res["forecast"]["reason"]
+    assert res["scores"]["coverage_90"]["value"] is None
+    three = np.concatenate([two, d["centre"][:, None].astype(np.float32)], axis=1)
+    r3 = _score(d, samples=three, n_boot=10)
+    assert r3["scores"]["crps"]["value"] > 10 * _v(scored["good35"], "crps")
+
+
+def test_calibrated_sedi_does_not_reward_a_quantised_retrieval(world):
+    """Setting the top 2 % of a retrieval to one value (a tie at a bin edge) must not raise its
+    calibrated SEDI; the rank-based reading matches a direct computation with random
+    tie-breaking."""
+    d = world
+    honest = d["centre"]
+    t = np.quantile(honest, 0.98)
+    tied = np.where(honest >= t, 10.0, np.minimum(honest, 9.99)).astype(np.float32)
+    h = _v(_score(d, point=honest, n_boot=5), "sedi_p99_calibrated")
+    q = _v(_score(d, point=tied, n_boot=5), "sedi_p99_calibrated")
+    assert q < h - 0.05
+    assert q == pytest.approx(_direct_calibrated_sedi(d["ref"], tied, 0.99), abs=0.02)
+    assert h == pytest.approx(_direct_calibrated_sedi(d["ref"], honest, 0.99), abs=0.02)
+
+
+def _direct_calibrated_sedi(ref, ret, p):
+    """Each field's top (1 - p) n pixels, ties broken at random: SEDI from the pixels."""
+    from metrics.kernels import sedi
+
+    rng = np.random.default_rng(0)
+    r, f = ref.ravel().astype(float), ret.ravel().astype(float)
+    n = r.size
+    k = int(round((1 - p) * n))
+    eo = np.zeros(n, bool)
+    ef = np.zeros(n, bool)
+    eo[np.lexsort((rng.random(n), r))[::-1][:k]] = True
+    ef[np.lexsort((rng.random(n), f))[::-1][:k]] = True
+    a = int((eo & ef).sum())
+    b, c = int((~eo & ef).sum()), int((eo & ~ef).sum())
+    return float(sedi(a, b, c, n - a - b - c))
+
+
+def test_one_planted_pixel_does_not_set_the_return_level():
+    """A retrieval with no tail plus one planted extreme pixel: the peaks-over-threshold level
+    falls back to the empirical quantile capped at the threshold, not to the planted value."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    ref = rng.lognormal(1.0, 0.6, (n, 2, 2)).astype(np.float32)
+    mx = ref.reshape(n, -1).max(1)
+    cap = np.float32(0.98 * np.quantile(mx, 0.9))
+    ret = np.minimum(ref, cap)
+    ret[17, 0, 0] = 10 * mx.max()
+    cfg = CardConfig(n_boot=30, group_dims=(), metrics=("pot_rl_ratio_1000",))
+    res = ScoreCard(cfg).update(ref, point=ret, scene=np.arange(n)).finalize()
+    s = res["scores"]["pot_rl_ratio_1000"]
+    assert s["value"] < 0.6 and s["ci_high"] < 0.6
+
+
+def test_trend_flag_is_an_equivalence_test(world):
+    """A noisy, biased trend is inconclusive (None), not "consistent"; a constant multiplicative
+    bias does not change any scaling rate by more than 0.2 %/K."""
+    d = world
+    rng = np.random.default_rng(4)
+    noise = np.exp(0.6 * rng.standard_normal(d["ref"].shape[0]))[:, None, None]
+    noisy = (d["ref"] * np.exp(-0.03 * d["warming"])[:, None, None] * noise).astype(np.float32)
+    res = _score(d, point=noisy, n_boot=40)
+    for st in ("mean", "p99", "p999"):
+        assert _v(res, f"scaling_consistent_{st}") is not True
+        if _v(res, f"scaling_consistent_{st}") is None:
+            assert "inconclusive" in res["undefined"][f"scaling_consistent_{st}"]
+    base = _score(d, point=d["ref"], n_boot=0)
+    for c in (0.5, 0.9, 2.0):
+        r = _score(d, point=(c * d["ref"]).astype(np.float32), n_boot=0)
+        for st in ("mean", "p99", "p999"):
+            assert abs(_v(r, f"scaling_{st}") - _v(base, f"scaling_{st}")) < 0.2, (c, st)

@@ -77,7 +77,7 @@ def test_registry_is_complete_and_well_formed():
         "qratio_p999", "qratio_p9999", "top1_share_ratio", "gev_xi", "gev_xi_ref",
         "rl_ratio_10", "rl_ratio_50", "eff_resolution", "fss_10", "sedi_p99_calibrated",
         "sedi_p999_calibrated", "gev_ks_p", "gev_ks_p_ref", "gpd_xi", "gpd_xi_ref",
-        "pot_rl_ratio_1000", "power_ratio_fine",
+        "pot_rl_ratio_1000", "power_ratio_fine", "crps_fair",
     }
     expected |= {f"{k}_{t}" for k in ("pod", "far", "csi", "hss") for t in ("0.1", "1", "10")}
     for s in ("mean", "p99", "p999"):
@@ -95,8 +95,14 @@ def test_registry_is_complete_and_well_formed():
 def test_perfect_forecast_scores_best_or_at_target(perfect_vs_noisy, name):
     perf, noisy = perfect_vs_noisy
     spec = REGISTRY[name]
+    if spec.needs == ("samples",):  # ensemble-only diagnostics: not computed for quantiles
+        assert name not in perf
+        return
     vp, vn = perf[name]["value"], noisy[name]["value"]
-    assert vp is not None and vn is not None
+    assert vp is not None
+    if vn is None:  # only an equivalence flag may be inconclusive for the noisy forecast
+        assert name.startswith("scaling_consistent")
+        return
     if spec.kind == "bool":
         assert vp is True and vp >= vn
     elif spec.higher_is_better is True:
@@ -134,7 +140,7 @@ def test_every_metric_finite_on_random_data(data):
     q *= rng.random(q.shape[:1] + (1,) + q.shape[2:]) < 0.3
     cfg = CardConfig(quantile_levels=LEVELS, n_boot=5, n_boot_tail=20, **TAIL)
     res = _run(data, cfg, quantiles=q.astype(np.float32)).finalize()
-    assert set(res["scores"]) == set(REGISTRY)
+    assert set(res["scores"]) == {n for n, sp in REGISTRY.items() if sp.needs != ("samples",)}
     for name, v in res["scores"].items():
         if v["value"] is None:  # undefined only with a stated reason (e.g. SEDI with H = 0)
             assert res["undefined"][name], name
@@ -202,18 +208,25 @@ def test_card_matches_direct_computations(data):
 
 
 def test_samples_path_matches_scoringrules(data):
+    import properscoring as ps
     rng = np.random.default_rng(4)
     ref = data["ref"]
     m = 12
     x = (ref[:, None] * np.exp(0.4 * rng.standard_normal((ref.shape[0], m) + ref.shape[1:])))
     x = x.astype(np.float32)
-    cfg = CardConfig(n_boot=0, metrics=("crps", "twcrps_10", "mae", "coverage_90"))
+    cfg = CardConfig(n_boot=0, metrics=("crps", "crps_fair", "twcrps_10", "mae", "coverage_90"))
     res = _run(data, cfg, samples=x).finalize()["scores"]
     xf = np.moveaxis(x, 1, -1).reshape(-1, m).astype(float)
     r = ref.ravel().astype(float)
-    crps = sr.crps_ensemble(r, xf, estimator="fair").mean()
+    # ranked: the CRPS of the empirical distribution (properscoring's estimator); diagnostic:
+    # the fair one
+    crps = ps.crps_ensemble(r, xf).mean()
     assert res["crps"]["value"] == pytest.approx(crps, rel=1e-9)
-    tw = sr.twcrps_ensemble(r, xf, v_func=lambda z: np.maximum(z, 10.0), estimator="fair").mean()
+    assert res["crps"]["value"] == pytest.approx(sr.crps_ensemble(r, xf, estimator="nrg").mean(),
+                                                 rel=1e-9)
+    fair = sr.crps_ensemble(r, xf, estimator="fair").mean()
+    assert res["crps_fair"]["value"] == pytest.approx(fair, rel=1e-9)
+    tw = sr.twcrps_ensemble(r, xf, v_func=lambda z: np.maximum(z, 10.0), estimator="nrg").mean()
     assert res["twcrps_10"]["value"] == pytest.approx(tw, rel=1e-9)
     assert res["mae"]["value"] == pytest.approx(np.abs(xf.mean(1) - r).mean(), rel=1e-6)
 
@@ -434,8 +447,8 @@ def test_discrimination_tails_and_trends():
             assert a == b  # the reference does not depend on the predictor
         elif name.startswith(("scaling_in_cmip_range", "trend_mk_p", "gev_ks_p")):
             continue  # context and goodness-of-fit figures: no order between predictors
-        elif spec.kind == "bool":
-            assert a is True and b is False, name
+        elif spec.kind == "bool":  # an equivalence flag may be inconclusive (None) when near
+            assert a is not False and b is False, name
         elif spec.target is not None:
             assert abs(a - spec.target) < abs(b - spec.target), name
         else:  # descriptive: closeness to the reference twin
@@ -485,7 +498,7 @@ def test_card_pit_equals_kernel_pit(data):
     np.testing.assert_allclose(res["curves"]["reliability"]["observed"], cdf[2:], rtol=1e-9)
 
     rng = np.random.default_rng(6)
-    m = 9
+    m = 24  # >= 19 members: coverage_90 is resolved by the rank intervals
     x = ref[:, None] * np.exp(0.5 * rng.standard_normal((ref.shape[0], m) + ref.shape[1:]))
     x[:, :3] *= rng.random(x[:, :3].shape) < 0.5
     res = _run(data, cfg, samples=x).finalize()
