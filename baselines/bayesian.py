@@ -33,8 +33,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from baselines import common
-from baselines.rundir import (
+from tailshift import schema
+from tailshift.baselines import common
+from tailshift.baselines.rundir import (
     MODEL_JSON,
     MODEL_NPZ,
     RunDir,
@@ -43,7 +44,6 @@ from baselines.rundir import (
     save_arrays,
     save_json,
 )
-from benchmark import schema
 
 STRATIFY = ("surface_type", "none")
 
@@ -217,7 +217,7 @@ def fit(config: Config, ds: Any, progress: common.ProgressFn | None = None,
         if progress:
             progress("database", b + 1, len(batches), None)
     if not xs:
-        from benchmark.errors import TailShiftError
+        from tailshift.errors import TailShiftError
 
         raise TailShiftError("no training pixel was drawn for the database; check the training role")
     x, rain, surf = np.concatenate(xs), np.concatenate(rs), np.concatenate(ss)
@@ -231,7 +231,7 @@ def train(config: Config, data_dir, split, out_dir, device: str = "cpu",
           progress: common.ProgressFn | None = None, force: bool = False,
           resume: bool = False) -> RunDir:
     """Build the database from the training role of ``split``; write the run directory."""
-    from baselines.registry import fit_and_save
+    from tailshift.baselines.registry import fit_and_save
 
     return fit_and_save(
         Config.BASELINE, config, data_dir, split, out_dir,

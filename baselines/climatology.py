@@ -4,7 +4,7 @@ The model ignores the brightness temperatures. For each group (regime, surface t
 scenes) it accumulates a histogram of training pixel rain rates with a separate zero bin and
 log-spaced bins (``bins_per_decade`` per decade from 1e-3 to 1e3 mm/h), streamed over the
 training role chunk by chunk (bounded memory), and reads the quantiles of
-:data:`baselines.common.QUANTILE_LEVELS` from it by log-linear interpolation inside a bin.
+:data:`tailshift.baselines.common.QUANTILE_LEVELS` from it by log-linear interpolation inside a bin.
 
 A scene gets the quantiles of its regime; a regime never seen in training (the ``regime`` split
 leaves regimes out) falls back to its surface type, and an unseen surface type to the global
@@ -20,8 +20,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from baselines import common
-from baselines.rundir import (
+from tailshift import schema
+from tailshift.baselines import common
+from tailshift.baselines.rundir import (
     MODEL_JSON,
     MODEL_NPZ,
     RunDir,
@@ -30,7 +31,6 @@ from baselines.rundir import (
     save_arrays,
     save_json,
 )
-from benchmark import schema
 
 GROUP_BY = ("regime", "surface_type", "none")
 #: Histogram range (mm/h): 1e-3 (the rain floor of the GPROF-NN transform) to 1e3 (above the
@@ -207,7 +207,7 @@ def fit(config: Config, ds: Any, progress: common.ProgressFn | None = None,
         if progress:
             progress("climatology", b + 1, len(batches), None)
     if total.sum() == 0:
-        from benchmark.errors import TailShiftError
+        from tailshift.errors import TailShiftError
 
         raise TailShiftError("the training role has no finite rain values; check the dataset")
     levels = common.QUANTILE_LEVELS
@@ -225,7 +225,7 @@ def train(config: Config, data_dir, split, out_dir, device: str = "cpu",
           progress: common.ProgressFn | None = None, force: bool = False,
           resume: bool = False) -> RunDir:
     """Fit on the training role of ``split`` and write the run directory (``device`` unused)."""
-    from baselines.registry import fit_and_save
+    from tailshift.baselines.registry import fit_and_save
 
     return fit_and_save(
         Config.BASELINE, config, data_dir, split, out_dir,

@@ -40,8 +40,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmark import schema
-from benchmark.errors import BadInputError, TailShiftError
+from tailshift import schema
+from tailshift.errors import BadInputError, TailShiftError
 
 #: Number of evenly spaced mid-point levels (see module docstring).
 N_MIDPOINT_LEVELS = 32
@@ -198,7 +198,7 @@ def check_positive(name: str, value: float, allow_zero: bool = False) -> None:
 def resolve_split(split: Any) -> Any:
     """A :class:`splits.Split` from a name, a path to a split file, or a split object."""
     if not hasattr(split, "roles"):
-        from splits import load_split
+        from tailshift.splits import load_split
 
         return load_split(split)
     return split
@@ -228,8 +228,8 @@ def load_role(
     channels: tuple[str, ...] | None = None,
     sources: tuple[str, ...] | None = None,
 ):
-    """The lazy dataset of ``role`` of ``split`` (thin wrapper of ``benchmark.dataset``)."""
-    from benchmark.dataset import select_role
+    """The lazy dataset of ``role`` of ``split`` (thin wrapper of ``tailshift.benchmark.dataset``)."""
+    from tailshift.benchmark.dataset import select_role
 
     return select_role(data_dir, split, role, channels=channels, sources=sources)
 
@@ -341,7 +341,7 @@ def to_predictions(inputs: Any, quantiles: np.ndarray, levels: np.ndarray | None
     """The predictions Dataset (DESIGN.md "Predictions") of one batch.
 
     ``quantiles`` is ``(scene, quantile, y, x)`` in mm/h; values below the reference label's
-    floor (:data:`benchmark.world.grid.REFERENCE_FLOOR`, 0.01 mm/h: the label is exactly 0
+    floor (:data:`tailshift.benchmark.world.grid.REFERENCE_FLOOR`, 0.01 mm/h: the label is exactly 0
     below it) are set to 0, so a model can put probability mass on "dry" (a log-space head never
     reaches 0 by itself, which made dry pixels fall outside every predictive interval); then the
     levels are made non-decreasing (a no-op for monotone heads). The point estimate
@@ -349,7 +349,7 @@ def to_predictions(inputs: Any, quantiles: np.ndarray, levels: np.ndarray | None
     """
     import xarray as xr
 
-    from benchmark.world.grid import REFERENCE_FLOOR
+    from tailshift.benchmark.world.grid import REFERENCE_FLOOR
 
     levels = QUANTILE_LEVELS if levels is None else np.asarray(levels)
     q = np.asarray(quantiles, dtype=np.float32).copy()

@@ -1,6 +1,6 @@
 """Quantile gradient boosting: scikit-learn ``HistGradientBoostingRegressor(loss="quantile")``.
 
-One model per quantile level of a subset ``levels`` of :data:`baselines.common.QUANTILE_LEVELS`
+One model per quantile level of a subset ``levels`` of :data:`tailshift.baselines.common.QUANTILE_LEVELS`
 (default 11 levels spanning 0.016-0.999: fitting all 35 would triple the training time for little
 gain), trained on uniformly drawn training pixels (``max_pixels``). The other levels are
 linearly interpolated in the level (constant beyond the subset's ends), and the quantiles are
@@ -30,8 +30,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from baselines import common
-from baselines.rundir import (
+from tailshift import schema
+from tailshift.baselines import common
+from tailshift.baselines.rundir import (
     MODEL_JSON,
     MODEL_NPZ,
     RunDir,
@@ -40,8 +41,7 @@ from baselines.rundir import (
     save_arrays,
     save_json,
 )
-from benchmark import schema
-from benchmark.errors import BadInputError, TailShiftError
+from tailshift.errors import BadInputError, TailShiftError
 
 #: Default subset of levels fitted (the rest interpolated): both ends of the mid-point set,
 #: the deciles' neighbourhood and the three tail levels.
@@ -60,7 +60,7 @@ class Config:
     channels : str or tuple[str, ...]
         Channel set name or names.
     levels : tuple[float, ...]
-        Levels fitted, each one of :data:`baselines.common.QUANTILE_LEVELS`.
+        Levels fitted, each one of :data:`tailshift.baselines.common.QUANTILE_LEVELS`.
     windows : tuple[int, ...]
         Odd neighbourhood window sizes (pixels) for local mean/std features; empty = pixel only.
     use_ancillary : bool
@@ -325,7 +325,7 @@ def train(config: Config, data_dir, split, out_dir, device: str = "cpu",
           progress: common.ProgressFn | None = None, force: bool = False,
           resume: bool = False) -> RunDir:
     """Fit on the training role of ``split`` and write the run directory."""
-    from baselines.registry import fit_and_save
+    from tailshift.baselines.registry import fit_and_save
 
     return fit_and_save(
         Config.BASELINE, config, data_dir, split, out_dir,

@@ -10,7 +10,7 @@ averaged over levels and valid pixels. Minimising its expectation gives the cond
 (Gneiting & Raftery 2007), so it trains the whole predictive distribution. DRAIN (Viltard et al.,
 arXiv:2303.01220) and GPROF-NN (Pfreundschuh et al. 2022) train with exactly this loss. Quantile
 regression is equivariant under monotone maps, so it can be applied in the GPROF-NN transformed
-space (:mod:`baselines.common`).
+space (:mod:`tailshift.baselines.common`).
 
 Tail-sensitive variants (SCIENCE.md section 8), both *proper*: their expected value is still
 minimised by the true conditional quantiles, so they move effort towards the tail without
@@ -113,14 +113,14 @@ def make_loss(name: str, transform: str, threshold_mm_h: float = 10.0, weight: f
     """The training loss ``f(pred, target, levels)`` of a config, in model space.
 
     ``threshold_mm_h`` (``twcrps``) is mapped through the rain ``transform``
-    (:func:`baselines.common.rain_transform`); 10 mm/h is the heavy-rain threshold of the
+    (:func:`tailshift.baselines.common.rain_transform`); 10 mm/h is the heavy-rain threshold of the
     ``twcrps_10`` metric (SCIENCE.md section 7).
     """
     import functools
 
     import numpy as np
 
-    from baselines import common
+    from tailshift.baselines import common
 
     if name == "pinball":
         return pinball_loss
@@ -134,7 +134,7 @@ def make_loss(name: str, transform: str, threshold_mm_h: float = 10.0, weight: f
 
 def check_loss_options(name: str, threshold_mm_h: Any, weight: Any) -> None:
     """Refuse loss options that make no sense (clear ``BadInputError``)."""
-    from benchmark.errors import BadInputError
+    from tailshift.errors import BadInputError
 
     if not (isinstance(weight, int | float) and weight >= 0):
         raise BadInputError(f"loss_weight must be a number >= 0, got {weight!r}")

@@ -3,7 +3,7 @@
 Every baseline module provides
 
 * ``Config`` -- a frozen dataclass loaded from TOML (:func:`load_config`; unknown keys are a
-  :class:`~benchmark.errors.BadInputError`), with a class attribute ``BASELINE``;
+  :class:`~tailshift.errors.BadInputError`), with a class attribute ``BASELINE``;
 * ``train(config, data_dir, split, out_dir, device="cpu", progress=None, force=False,
   resume=False) -> RunDir``;
 * ``load(run: RunDir) -> model`` where ``model.predict(inputs: xr.Dataset) -> xr.Dataset``
@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from baselines import common
-from baselines.rundir import RunDir, base_meta, finish_run, now_iso, start_run
-from benchmark.errors import BadInputError
+from tailshift.baselines import common
+from tailshift.baselines.rundir import RunDir, base_meta, finish_run, now_iso, start_run
+from tailshift.errors import BadInputError
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
@@ -63,23 +63,23 @@ REGISTRY: dict[str, BaselineSpec] = {
     spec.name: spec
     for spec in (
         BaselineSpec(
-            "climatology", "baselines.climatology",
+            "climatology", "tailshift.baselines.climatology",
             "per-regime (fallback: surface, global) quantiles of the training rain: the floor",
             "climatology.toml", "climatology_quick.toml",
         ),
         BaselineSpec(
-            "bayesian", "baselines.bayesian",
+            "bayesian", "tailshift.baselines.bayesian",
             "GPROF-like Bayesian database retrieval: kernel-weighted TB-space neighbours",
             "bayesian.toml", "bayesian_quick.toml",
         ),
         BaselineSpec(
-            "gbm", "baselines.gbm",
+            "gbm", "tailshift.baselines.gbm",
             "quantile gradient boosting (scikit-learn HistGradientBoosting) on pixel and " +
             "neighbourhood features",
             "gbm.toml", "gbm_quick.toml",
         ),
         BaselineSpec(
-            "unet", "baselines.unet",
+            "unet", "tailshift.baselines.unet",
             "DRAIN-like quantile U-Net with a monotone quantile head (the reference)",
             "unet.toml", "unet_quick.toml",
         ),
@@ -139,7 +139,7 @@ def load(run_dir: str | Path | RunDir, device: str = "cpu") -> Any:
     """
     import inspect
 
-    from baselines.train import resolve_device
+    from tailshift.baselines.train import resolve_device
 
     device = resolve_device(device)  # a bad or unavailable device is an error for every model
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)

@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.atomic import _replace, atomic_write_text, check_target
-from benchmark.errors import BadInputError
+from tailshift.atomic import _replace, atomic_write_text, check_target
+from tailshift.errors import BadInputError
 
 RUN_SCHEMA_VERSION = 1
 RUN_JSON = "run.json"
@@ -57,9 +57,9 @@ def now_iso() -> str:
 
 def code_version() -> dict[str, Any]:
     """Package version and, when run from a git checkout, the commit (``+dirty`` if modified)."""
-    import benchmark
+    import tailshift
 
-    out: dict[str, Any] = {"tailshift": benchmark.__version__, "git": None}
+    out: dict[str, Any] = {"tailshift": tailshift.__version__, "git": None}
     root = Path(__file__).resolve().parent.parent
     try:
         head = subprocess.run(
@@ -244,7 +244,7 @@ class RunDir:
 def base_meta(baseline: str, config_dict: dict[str, Any], split: Any, data_dir: str | Path,
               sources: tuple[str, ...], channels: tuple[str, ...], levels: np.ndarray) -> dict:
     """The common part of ``run.json`` (dataset checksum read from the manifest)."""
-    from benchmark.io import dataset_checksum, read_manifest
+    from tailshift.io import dataset_checksum, read_manifest
 
     manifest = read_manifest(data_dir)
     return {

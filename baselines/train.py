@@ -1,6 +1,6 @@
 """The torch training loop of the neural baselines (the quantile U-Net).
 
-``python -m baselines.train unet --split temporal [--data DIR] [--out DIR] [--config FILE]
+``python -m tailshift.baselines.train unet --split temporal [--data DIR] [--out DIR] [--config FILE]
 [--device cpu|cuda|auto] [--resume] [--force]`` -- also under ``torchrun --nproc_per_node=N``
 (DistributedDataParallel; gloo on CPU, nccl on CUDA).
 
@@ -8,15 +8,15 @@ What it does, in order:
 
 1. resolve the split, the training sources (config ``sources`` within ``split.train_sources``)
    and the channels; per-channel normalisation from the training role only
-   (:func:`benchmark.dataset.normalisation_stats`: observed scenes when the role has them);
+   (:func:`tailshift.benchmark.dataset.normalisation_stats`: observed scenes when the role has them);
 2. data (config ``loader``): the training role is held in memory when smaller than
    ``cache_mb`` (one read; :class:`SceneSource`), else streamed by
-   :class:`benchmark.torchdata.SceneStream` (chunk-aligned reads, bounded shuffle buffer,
+   :class:`tailshift.benchmark.torchdata.SceneStream` (chunk-aligned reads, bounded shuffle buffer,
    ``num_workers`` DataLoader workers; :class:`StreamSource`); shuffling is seeded by
    ``(seed, epoch)``; under DDP every rank takes its own shard and all ranks run the same number
    of steps. Validation uses :class:`SceneSource` (in memory, or contiguous blocks read by a
    background thread);
-3. AdamW, pinball loss over :data:`baselines.common.QUANTILE_LEVELS` (optionally in the GPROF-NN
+3. AdamW, pinball loss over :data:`tailshift.baselines.common.QUANTILE_LEVELS` (optionally in the GPROF-NN
    transformed space), gradient clipping, mixed precision (fp16 autocast + gradient scaling on
    CUDA, optional bf16 autocast on CPU);
 4. after every epoch: the mean loss on ``id_val`` (all-reduced over ranks), a checkpoint
@@ -25,7 +25,7 @@ What it does, in order:
    ``--resume`` continues from the last checkpoint and gives the same weights as an
    uninterrupted run on the same device;
 5. the best weights go to ``model.pt`` (state_dict, read back with ``weights_only=True``) and the
-   run directory is renamed into place (:mod:`baselines.rundir`).
+   run directory is renamed into place (:mod:`tailshift.baselines.rundir`).
 
 Determinism: the same seed, data, device and world size give the same weights (torch seeded,
 shuffling from ``numpy.random.default_rng([seed, epoch])``, deterministic algorithms requested).
@@ -45,8 +45,9 @@ from typing import Any
 
 import numpy as np
 
-from baselines import common
-from baselines.rundir import (
+from tailshift import schema
+from tailshift.baselines import common
+from tailshift.baselines.rundir import (
     CHECKPOINT,
     HISTORY_JSON,
     MODEL_PT,
@@ -60,8 +61,7 @@ from baselines.rundir import (
     staging_path,
     start_run,
 )
-from benchmark import schema
-from benchmark.errors import BadInputError, TailShiftError
+from tailshift.errors import BadInputError, TailShiftError
 
 
 class Interrupted(KeyboardInterrupt):
@@ -70,7 +70,7 @@ class Interrupted(KeyboardInterrupt):
 
 def dropped_channels(channels: tuple[str, ...], keep: Any) -> list[int]:
     """Positions in ``channels`` of the channels that channel dropout masks: those not in ``keep``
-    (a channel-set name or list, :func:`benchmark.schema.resolve_channels`)."""
+    (a channel-set name or list, :func:`tailshift.schema.resolve_channels`)."""
     kept = set(schema.resolve_channels(keep))
     return [i for i, c in enumerate(channels) if c not in kept]
 
@@ -236,7 +236,7 @@ class SceneSource:
 
 
 class StreamSource:
-    """Training batches from :class:`benchmark.torchdata.SceneStream` (chunk-aligned reads,
+    """Training batches from :class:`tailshift.benchmark.torchdata.SceneStream` (chunk-aligned reads,
     bounded shuffle buffer, DataLoader workers), with the same interface as :class:`SceneSource`.
 
     Used for training roles larger than ``cache_mb`` (or ``loader = "stream"``). Labels are
@@ -248,7 +248,7 @@ class StreamSource:
     def __init__(self, data_dir: Any, split: Any, channels: tuple[str, ...], sources: tuple[str, ...],
                  stats: dict, transform: str, seed: int, num_workers: int, buffer_scenes: int,
                  rank: int, world: int):
-        from benchmark.torchdata import SceneStream
+        from tailshift.benchmark.torchdata import SceneStream
 
         self.transform = transform
         self.num_workers = num_workers
@@ -357,9 +357,9 @@ def fit_torch(baseline: str, config: Any, data_dir: str | Path, split: Any, out_
     import torch
     import torch.distributed as dist
 
-    from baselines.losses import make_loss
-    from baselines.registry import get
-    from benchmark.dataset import normalisation_stats
+    from tailshift.baselines.losses import make_loss
+    from tailshift.baselines.registry import get
+    from tailshift.benchmark.dataset import normalisation_stats
 
     module = get(baseline).load_module()
     split = common.resolve_split(split)
@@ -609,11 +609,11 @@ def evaluate_loss(model: Any, src: SceneSource | None, tau: Any, loss_fn: Any, d
 
 # -------------------------------------------------------------------------------------- CLI
 def main(argv: list[str] | None = None) -> int:
-    """``python -m baselines.train BASELINE --split NAME ...`` (also under torchrun)."""
-    from baselines import registry
-    from benchmark.cli_common import default_data_dir
+    """``python -m tailshift.baselines.train BASELINE --split NAME ...`` (also under torchrun)."""
+    from tailshift.app.common import default_data_dir
+    from tailshift.baselines import registry
 
-    p = argparse.ArgumentParser(prog="python -m baselines.train", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m tailshift.baselines.train", description=__doc__.splitlines()[0])
     p.add_argument("baseline", choices=sorted(registry.REGISTRY))
     p.add_argument("--split", required=True)
     p.add_argument("--data", type=Path, default=None)

@@ -6,7 +6,7 @@ channels, max-pooling down, transposed-convolution up, skip connections, and a 1
 Inputs are TBs normalised with the training role's per-channel mean/std; NaN TBs become 0 (the
 mean). Scenes whose size is not a multiple of ``2**depth`` are reflect-padded and cropped back.
 
-Initialisation: :func:`baselines.train.fit_torch` sets the head's biases so that the untrained
+Initialisation: :func:`tailshift.baselines.train.fit_torch` sets the head's biases so that the untrained
 network predicts the training role's marginal quantiles (in training space) everywhere -- it
 starts from the climatology floor and learns the conditional part. Without it the softplus
 increments start at :math:`\\log 2` each, i.e. a 24 mm/h spread of the 35 levels on every dry
@@ -21,9 +21,9 @@ space; the inverse transform is monotone, so they do not cross in mm/h either. T
 float32 even under mixed precision.
 
 Input modes: ``channels = "drain4"`` (37V/H, 89V/H, DRAIN's inputs) or ``"all"`` (13 GMI channels),
-or an explicit list. Levels: :data:`baselines.common.QUANTILE_LEVELS` (35; the module docstring
+or an explicit list. Levels: :data:`tailshift.baselines.common.QUANTILE_LEVELS` (35; the module docstring
 there compares them with DRAIN's 99 and GPROF-NN's 128). Loss: pinball over the levels
-(:mod:`baselines.losses`). Training: :mod:`baselines.train`.
+(:mod:`tailshift.baselines.losses`). Training: :mod:`tailshift.baselines.train`.
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from baselines import common
-from baselines.rundir import MODEL_PT, RunDir, load_state_dict
-from benchmark import schema
-from benchmark.errors import BadInputError
+from tailshift import schema
+from tailshift.baselines import common
+from tailshift.baselines.rundir import MODEL_PT, RunDir, load_state_dict
+from tailshift.errors import BadInputError
 
 AMP_MODES = ("auto", "off", "bf16", "fp16")
 LOADERS = ("auto", "memory", "stream")
@@ -57,8 +57,8 @@ class Config:
     transform : str
         ``"gprof_nn"`` (train in the GPROF-NN rain transform) or ``"none"`` (mm/h).
     loss : str
-        A key of :data:`baselines.losses.LOSSES`: ``pinball`` (the reference), ``twcrps`` or
-        ``tail_pinball`` (tail-sensitive, proper; :mod:`baselines.losses`).
+        A key of :data:`tailshift.baselines.losses.LOSSES`: ``pinball`` (the reference), ``twcrps`` or
+        ``tail_pinball`` (tail-sensitive, proper; :mod:`tailshift.baselines.losses`).
     loss_threshold : float
         Threshold (mm/h) of ``twcrps``; 10 mm/h is the ``twcrps_10`` metric's (SCIENCE.md 7).
     loss_weight : float
@@ -78,7 +78,7 @@ class Config:
         Hold the training role in memory if it is smaller than this (else stream chunks).
     loader : str
         ``"auto"`` (memory when it fits in ``cache_mb``, else ``"stream"``), ``"memory"``, or
-        ``"stream"`` (:class:`benchmark.torchdata.SceneStream`; ignores ``max_train_scenes``).
+        ``"stream"`` (:class:`tailshift.benchmark.torchdata.SceneStream`; ignores ``max_train_scenes``).
     num_workers, buffer_scenes : int
         DataLoader workers and shuffle-buffer size (scenes) of the streaming loader.
     threads : int
@@ -130,7 +130,7 @@ class Config:
     seed: int = 0
 
     def __post_init__(self):
-        from baselines.losses import LOSSES, check_loss_options
+        from tailshift.baselines.losses import LOSSES, check_loss_options
 
         schema.resolve_channels(self.channels)
         for name in ("depth", "width", "batch_size", "max_epochs", "patience"):
@@ -299,8 +299,8 @@ class UNetModel:
 def train(config: Config, data_dir, split, out_dir, device: str = "cpu",
           progress: common.ProgressFn | None = None, force: bool = False,
           resume: bool = False) -> RunDir:
-    """Train on the split's training role (early stopping on ``id_val``); see :mod:`baselines.train`."""
-    from baselines.train import fit_torch
+    """Train on the split's training role (early stopping on ``id_val``); see :mod:`tailshift.baselines.train`."""
+    from tailshift.baselines.train import fit_torch
 
     return fit_torch(Config.BASELINE, config, data_dir, split, out_dir, device=device,
                      progress=progress, force=force, resume=resume)
@@ -308,12 +308,12 @@ def train(config: Config, data_dir, split, out_dir, device: str = "cpu",
 
 def load(run: RunDir, device: str = "cpu") -> UNetModel:
     """Rebuild the network from ``run.json`` and load ``model.pt`` with ``weights_only=True``."""
-    from baselines.common import load_config
+    from tailshift.baselines.common import load_config
 
     config = load_config(Config, {k: v for k, v in run.config.items()})
     norm = run.normalisation
     if norm is None:
-        from benchmark.errors import BadInputError
+        from tailshift.errors import BadInputError
 
         raise BadInputError(f"{run.path} has no normalisation statistics; retrain the model")
     net = build_network(config, len(run.channels), len(run.quantile_levels))

@@ -1,3 +1,2 @@
-"""TailShift core: schema, synthetic world, datasets, predictions, evaluation, results, CLI."""
-
-__version__ = "0.1.0"
+"""The engine's data side: the synthetic world, dataset stores and roles, prediction files,
+streaming evaluation and the results format (docs/design.md)."""

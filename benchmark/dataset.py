@@ -5,7 +5,7 @@ model"). Everything here is lazy (xarray + dask, chunked along ``scene`` as stor
 scene coordinates are read eagerly, so opening and selecting cost memory proportional to the
 number of scenes, not to the data.
 
-Checks on opening (:func:`open_dataset`, each a :class:`~benchmark.errors.BadInputError` naming
+Checks on opening (:func:`open_dataset`, each a :class:`~tailshift.errors.BadInputError` naming
 the problem and the fix):
 
 - the manifest exists, is valid JSON, and its ``dataset_checksum`` matches its store checksums
@@ -17,7 +17,7 @@ the problem and the fix):
 - the number of scenes equals the manifest's ``n_scenes``, scene ids are unique and ``source``
   matches the store;
 - ``verify=True`` additionally streams the whole store through
-  :func:`benchmark.io.store_checksum` and compares it with the manifest (slow: reads everything).
+  :func:`tailshift.io.store_checksum` and compares it with the manifest (slow: reads everything).
 
 Role selection (:func:`select_role`) applies a :class:`splits.Split` to the scene coordinates of
 both stores at once (scene ids are unique across the dataset, ``schema.SIM_ID_OFFSET``), checks on
@@ -42,13 +42,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from benchmark import schema
-from benchmark.errors import BadInputError
+from tailshift import schema
+from tailshift.errors import BadInputError
 
 if TYPE_CHECKING:
     import xarray as xr
 
-    from splits.loader import Split
+    from tailshift.splits.loader import Split
 
 #: Variables every store must have (DESIGN.md "Data model").
 REQUIRED_VARS = (schema.VAR_TB, schema.VAR_PRECIP)
@@ -176,7 +176,7 @@ def reading(what: str | os.PathLike) -> Iterator[None]:
 
 
 def _check_manifest_checksum(data_dir: Path, manifest: Mapping[str, Any]) -> None:
-    from benchmark.io import dataset_checksum
+    from tailshift.io import dataset_checksum
 
     recorded = manifest.get("dataset_checksum")
     try:
@@ -202,7 +202,7 @@ def open_dataset(data_dir: str | os.PathLike, source: str, verify: bool = False)
     source : {"obs", "sim"}
         Which store.
     verify : bool
-        Also recompute the store's content checksum (:func:`benchmark.io.store_checksum`) and
+        Also recompute the store's content checksum (:func:`tailshift.io.store_checksum`) and
         compare it with the manifest. Reads the whole store.
 
     Returns
@@ -213,12 +213,12 @@ def open_dataset(data_dir: str | os.PathLike, source: str, verify: bool = False)
 
     Raises
     ------
-    benchmark.errors.BadInputError
+    tailshift.errors.BadInputError
         Any failed check of the module docstring.
     """
     import xarray as xr
 
-    from benchmark.io import read_manifest, store_checksum
+    from tailshift.io import read_manifest, store_checksum
 
     data_dir = Path(data_dir)
     manifest = read_manifest(data_dir)
@@ -288,7 +288,7 @@ class SplitView:
     """
 
     def __init__(self, data_dir: str | os.PathLike, split: Split | str, verify: bool = False):
-        from splits.loader import load_split, required_coords, role_masks
+        from tailshift.splits.loader import load_split, required_coords, role_masks
 
         self.data_dir = Path(data_dir)
         self.split = load_split(split)
@@ -626,9 +626,9 @@ def normalisation_stats(
         ``{"channels": [...], "mean": [...], "std": [...], "n_pixels": [...], "n_scenes": int,
         "sources": [...], "role": "train", "split", "split_hash", "manifest_checksum"}``.
     """
-    from benchmark.atomic import atomic_write_text
-    from benchmark.io import read_manifest
-    from splits.loader import load_split
+    from tailshift.atomic import atomic_write_text
+    from tailshift.io import read_manifest
+    from tailshift.splits.loader import load_split
 
     split = load_split(split)
     chans = (

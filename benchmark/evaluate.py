@@ -1,6 +1,6 @@
 """The evaluation runner: predictions + reference -> one role block of a result file.
 
-Scoring streams blocks of scenes through a :class:`metrics.card.ScoreCard` (DESIGN.md
+Scoring streams blocks of scenes through a :class:`tailshift.metrics.scorecard.ScoreCard` (DESIGN.md
 "Evaluation protocol"): each block is read, turned into additive statistics, and merged; nothing
 holds more than one block of data, so peak memory does not grow with the number of scenes.
 
@@ -13,11 +13,11 @@ Three entry points:
 
 Same result in-process and distributed
 --------------------------------------
-The role's scenes (ascending scene id, as :func:`benchmark.dataset.select_role` orders them) are
+The role's scenes (ascending scene id, as :func:`tailshift.benchmark.dataset.select_role` orders them) are
 cut into blocks of ``chunk`` scenes. Each block is one :class:`BlockTask` (store paths, store and
 prediction positions, the block's scene metadata) that any process can run:
 :func:`run_block` reads the block's reference labels and predictions, cleans them
-(:func:`benchmark.predictions.clean_block`) and updates a fresh card. Block results are merged
+(:func:`tailshift.benchmark.predictions.clean_block`) and updates a fresh card. Block results are merged
 by the same left fold in both modes, ``((r0 + r1) + r2) + ...`` in block order: in-process as
 they are produced (at most two cards alive), on the cluster as a chain of ``merge_pair`` tasks
 submitted interleaved with the block tasks (so dask's submission-order priorities merge results
@@ -27,7 +27,7 @@ merges are cheap array additions. Because the floating-point sums are performed 
 order, distributed and in-process results are bitwise identical. (A pairwise tree would merge
 in parallel too, but needs O(log n) partial cards in memory in-process, so peak memory would
 grow with the number of scenes, which DESIGN.md rules out.) The scene-block bootstrap weights
-depend only on ``(seed, block id, replicate)`` (:mod:`metrics.bootstrap`), not on chunking.
+depend only on ``(seed, block id, replicate)`` (:mod:`tailshift.metrics.bootstrap`), not on chunking.
 
 Predictions may be in any scene order; a block reads its scenes' positions (sorted) from the
 file, so predictions in ascending scene id -- the order of ``tailshift export`` and
@@ -44,7 +44,7 @@ Inputs derived here (decisions, stated once)
 - groups: the per-scene coordinates named by ``CardConfig.group_dims`` (``regime``,
   ``surface_type``); a per-pixel group variable (``scene, y, x``) is reduced to its most frequent
   value in each scene (ties: the smallest label);
-- examples: the :data:`benchmark.results.N_EXAMPLES` scenes with the largest reference maximum
+- examples: the :data:`tailshift.benchmark.results.N_EXAMPLES` scenes with the largest reference maximum
   (ties: the smaller scene id), tracked while streaming; ``median`` / ``q99`` are the 0.5 / 0.99
   quantiles (interpolated like the point estimate, or ensemble quantiles), for a point-only
   submission ``median`` is the point estimate and ``q99`` is ``null``; values rounded to
@@ -63,8 +63,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmark import schema
-from benchmark.errors import BadInputError, TailShiftError
+from tailshift import schema
+from tailshift.errors import BadInputError, TailShiftError
 
 #: Default scenes per block when scoring (bounded memory: ~chunk x quantiles x y x x floats).
 DEFAULT_CHUNK = 32
@@ -85,9 +85,9 @@ def make_config(
     metrics: Sequence[str] | None = None,
     quantile_levels: Sequence[float] | None = None,
 ):
-    """A :class:`metrics.card.CardConfig` from ``config`` (a CardConfig, a dict of its fields, or
+    """A :class:`tailshift.metrics.scorecard.CardConfig` from ``config`` (a CardConfig, a dict of its fields, or
     None), the metric names to compute, and the predictions' quantile levels (which win)."""
-    from metrics.card import CardConfig
+    from tailshift.metrics.scorecard import CardConfig
 
     if config is None:
         cfg = CardConfig()
@@ -113,7 +113,7 @@ def make_config(
 
 def check_metric_names(names: Sequence[str]) -> list[str]:
     """Registry names, checked; BadInputError listing unknown ones and the valid names."""
-    from metrics import REGISTRY
+    from tailshift.metrics import REGISTRY
 
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
@@ -178,7 +178,7 @@ def _example_fields(
 def _round(a: np.ndarray | None) -> list | None:
     if a is None:
         return None
-    from benchmark.results import EXAMPLE_DECIMALS
+    from tailshift.benchmark.results import EXAMPLE_DECIMALS
 
     a = np.round(np.asarray(a, dtype=np.float64), EXAMPLE_DECIMALS)
     return [[v if math.isfinite(v) else None for v in row] for row in a.tolist()]
@@ -190,7 +190,7 @@ def _example_key(ex: Mapping) -> tuple:
 
 def top_examples(candidates: Sequence[Mapping], n: int | None = None) -> list[dict]:
     """The ``n`` candidates with the largest reference maximum (ties: smaller scene id)."""
-    from benchmark.results import N_EXAMPLES
+    from tailshift.benchmark.results import N_EXAMPLES
 
     n = N_EXAMPLES if n is None else n
     return [dict(e) for e in sorted(candidates, key=_example_key)[:n]]
@@ -236,7 +236,7 @@ def score_block(
     ``reference`` and ``point`` are (s, y, x), ``quantiles`` (s, Q, y, x), ``samples``
     (s, M, y, x) in mm/h; ``scene``, ``warming``, ``block`` and each group are (s,).
     """
-    from metrics.card import ScoreCard
+    from tailshift.metrics.scorecard import ScoreCard
 
     reference = np.asarray(reference, dtype=np.float32)
     pt = point_estimate(point, quantiles, levels, samples)
@@ -387,7 +387,7 @@ def store_scene_coords(view, role: str, names: Sequence[str]):
 
 def _read_pred_arrays(pred, sel) -> dict[str, np.ndarray]:
     """Read and clean the prediction variables of one block (``sel``: slice or positions)."""
-    from benchmark.predictions import PRED_DIMS, clean_block, prediction_vars
+    from tailshift.benchmark.predictions import PRED_DIMS, clean_block, prediction_vars
 
     out = {}
     for var in prediction_vars(pred):
@@ -433,12 +433,12 @@ def evaluate(
     Parameters
     ----------
     predictions : xarray.Dataset
-        In the predictions schema (module docstring of :mod:`benchmark.predictions`); any
+        In the predictions schema (module docstring of :mod:`tailshift.benchmark.predictions`); any
         scene order.
     reference : xarray.Dataset
         ``surface_precip`` (scene, y, x) in mm/h and the scene coordinates ``warming``,
         ``regime``, ``surface_type`` (and ``region``, ``year`` for GEV blocks); e.g.
-        ``benchmark.dataset.select_role(...)``.
+        ``tailshift.benchmark.dataset.select_role(...)``.
     metrics : list of str, optional
         Registry names to compute (default: every metric the inputs allow).
     config : CardConfig or dict, optional
@@ -455,7 +455,7 @@ def evaluate(
     BadInputError
         Invalid predictions (every problem listed), unknown metric names or options.
     """
-    from benchmark.predictions import check_predictions
+    from tailshift.benchmark.predictions import check_predictions
 
     if schema.VAR_PRECIP not in reference.data_vars:
         raise BadInputError(
@@ -520,7 +520,7 @@ def run_block(task: BlockTask, cfg) -> BlockResult:
     """
     import xarray as xr
 
-    from benchmark.predictions import open_predictions
+    from tailshift.benchmark.predictions import open_predictions
 
     labels = []
     for store, positions in task.parts:
@@ -663,8 +663,8 @@ def _run_distributed(
 
 def role_reference(data_dir: str | os.PathLike, split, role: str):
     """``(view, reference)`` of a role: the opened split view and the lazy role dataset."""
-    from benchmark.dataset import SplitView, select_role
-    from splits import load_split
+    from tailshift.benchmark.dataset import SplitView, select_role
+    from tailshift.splits import load_split
 
     split = load_split(split) if not hasattr(split, "roles") else split
     if role not in schema.ROLES or role == "train":
@@ -690,7 +690,7 @@ def check_prediction_file(
     Returns a short summary (``n_scenes``, ``variables``, ``quantile_levels``); raises one
     :class:`BadInputError` listing every problem.
     """
-    from benchmark.predictions import load_predictions, prediction_vars
+    from tailshift.benchmark.predictions import load_predictions, prediction_vars
 
     _, ref = role_reference(data_dir, split, role)
     pred = load_predictions(pred_path, ref, chunk=chunk)
@@ -742,7 +742,7 @@ def score_role(
         The role block of a result file (see :func:`evaluate`) with ``channels`` of the role;
         ``(block, statistics)`` with ``return_statistics``.
     """
-    from benchmark.predictions import load_predictions
+    from tailshift.benchmark.predictions import load_predictions
 
     make_config(config, metrics)  # unknown metrics / options fail before any data is read
     view, ref = role_reference(data_dir, split, role)
@@ -767,7 +767,7 @@ def score_role(
 
 
 def _open_normalized(pred_path, ref_ids):
-    from benchmark.predictions import normalize_predictions, open_predictions
+    from tailshift.benchmark.predictions import normalize_predictions, open_predictions
 
     return normalize_predictions(open_predictions(pred_path), ref_ids)
 
@@ -797,15 +797,15 @@ def score(
     Refuses up front -- before any scoring -- a role already in the result file without
     ``force``. Returns the path of the result file.
     """
-    from benchmark.io import read_manifest
-    from benchmark.results import (
+    from tailshift.benchmark.results import (
         DEFAULT_RESULTS_DIR,
         build_result,
         check_writable,
         result_path,
         write_result,
     )
-    from splits import load_split
+    from tailshift.io import read_manifest
+    from tailshift.splits import load_split
 
     split_obj = load_split(split)
     results_dir = Path(results_dir) if results_dir is not None else DEFAULT_RESULTS_DIR

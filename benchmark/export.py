@@ -6,15 +6,15 @@ language can predict every scene and the result can be scored with ``tailshift s
 - ``tb`` (scene, channel, y, x) in K, restricted to the role's channels (e.g. no 166/183 GHz for
   the ``sensor`` split's OOD roles), with the ``channel``, ``frequency`` and ``polarization``
   coordinates;
-- the scene coordinates and ancillary variables of :data:`benchmark.schema.SCENE_COORDS`
+- the scene coordinates and ancillary variables of :data:`tailshift.schema.SCENE_COORDS`
   (``time``, ``year``, ``regime``, ``region``, ``warming``, ``source``, ``era``,
   ``surface_type``, ``t2m``, ``tcwv``, ``freezing_level``) and the ``scene`` ids the predictions
   must carry.
 
 It is a whitelist: ``surface_precip`` and any other variable of the store are never written.
-Scenes are in ascending id (the order of :func:`benchmark.dataset.select_role`). The file is
+Scenes are in ascending id (the order of :func:`tailshift.benchmark.dataset.select_role`). The file is
 written chunk by chunk (dask), so memory does not grow with the number of scenes, and atomically
-(temporary sibling + rename, :mod:`benchmark.atomic`): an interrupted export leaves nothing.
+(temporary sibling + rename, :mod:`tailshift.atomic`): an interrupted export leaves nothing.
 Global attributes record the split, its hash, the role, the dataset checksum and the expected
 prediction format.
 """
@@ -25,8 +25,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmark import schema
-from benchmark.errors import BadInputError
+from tailshift import schema
+from tailshift.errors import BadInputError
 
 #: Scenes per chunk written (one chunk of ``tb`` for 13 channels of 64 x 64 is ~14 MB float32).
 DEFAULT_EXPORT_CHUNK = 64
@@ -50,7 +50,7 @@ PREDICTION_FORMAT = (
 
 def export_inputs(ref, out: Path, chunk: int, force: bool, progress=None) -> Path:
     """Write the whitelisted inputs of a (lazy) role dataset to ``out`` (.nc or .zarr)."""
-    from benchmark.atomic import atomic_dir, atomic_file
+    from tailshift.atomic import atomic_dir, atomic_file
 
     keep = [v for v in EXPORT_VARIABLES if v in ref.variables]
     ds = ref[[v for v in keep if v in ref.data_vars]]
@@ -78,7 +78,7 @@ def export_inputs(ref, out: Path, chunk: int, force: bool, progress=None) -> Pat
     elif suffix in (".nc", ".nc4"):
         with atomic_file(out, force=force, what="export") as tmp:
             _compute(ds.to_netcdf(tmp, compute=False), progress)
-        from benchmark.results import make_readable
+        from tailshift.benchmark.results import make_readable
 
         make_readable(out)
     else:
@@ -122,12 +122,12 @@ def export_role(
     ------
     BadInputError
         Unknown split or role, the ``train`` role (training needs labels: use
-        :func:`benchmark.dataset.select_role`), an empty role, an unsupported suffix, or an
+        :func:`tailshift.benchmark.dataset.select_role`), an empty role, an unsupported suffix, or an
         existing ``out`` without ``force``.
     """
-    from benchmark.atomic import check_target
-    from benchmark.dataset import select_role
-    from splits import load_split
+    from tailshift.atomic import check_target
+    from tailshift.benchmark.dataset import select_role
+    from tailshift.splits import load_split
 
     out = Path(out)
     if out.suffix.lower() not in (".nc", ".nc4", ".zarr"):
@@ -137,7 +137,7 @@ def export_role(
     if role == "train":
         raise BadInputError(
             "the train role is not exported: training needs the labels; use "
-            + "benchmark.dataset.select_role(data_dir, split, 'train') from Python"
+            + "tailshift.benchmark.dataset.select_role(data_dir, split, 'train') from Python"
         )
     split_obj.role(role)
     ref = select_role(data_dir, split_obj, role)

@@ -10,7 +10,7 @@ What ``tailshift score`` reads (DESIGN.md "Predictions"): a NetCDF file (``.nc``
   or the sample mean).
 
 Every precipitation variable carries ``units = "mm h-1"`` (or an alias of
-:data:`benchmark.schema.UNITS_PRECIP_ALIASES`), and the ``scene`` coordinate equals the ids of the
+:data:`tailshift.schema.UNITS_PRECIP_ALIASES`), and the ``scene`` coordinate equals the ids of the
 evaluation set (any order: predictions are aligned with the reference by id). Dimension order
 inside a variable is free; variables are transposed to the order above. Other variables in the
 file are ignored.
@@ -60,8 +60,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from benchmark import schema
-from benchmark.errors import BadInputError
+from tailshift import schema
+from tailshift.errors import BadInputError
 
 #: Quantile crossings up to this size (mm/h) are round-off and are sorted away, not reported.
 CROSSING_TOLERANCE = 1e-3

@@ -70,8 +70,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmark.atomic import atomic_write_text
-from benchmark.errors import BadInputError
+from tailshift.atomic import atomic_write_text
+from tailshift.errors import BadInputError
 
 SCHEMA_VERSION = 2
 
@@ -315,7 +315,7 @@ def metric_info(names: Sequence[str]) -> dict[str, dict]:
     Names absent from :data:`metrics.REGISTRY` are skipped.
     """
     try:
-        from metrics import REGISTRY
+        from tailshift.metrics import REGISTRY
     except ImportError:  # the registry is not there yet
         return {}
     info = {}
@@ -352,7 +352,7 @@ def build_result(
     ----------
     roles : mapping
         ``{role: role_block}``, each block as returned by
-        :func:`benchmark.evaluate.score_role` (``n_scenes``, ``n_pixels``, ``channels``,
+        :func:`tailshift.benchmark.evaluate.score_role` (``n_scenes``, ``n_pixels``, ``channels``,
         ``scores``, ``groups``, ``worst_group``, ``curves``, ``examples``).
     dataset : mapping
         ``checksum``, ``preset``, ``generator_version`` of the dataset manifest.
@@ -406,11 +406,11 @@ def _simple_gap(id_scores: Mapping, ood_scores: Mapping) -> dict:
 def compute_gap(id_scores: Mapping, ood_scores: Mapping) -> dict:
     """The generalisation gap ``ood_test - id_test`` per metric.
 
-    Uses :func:`metrics.card.gap` (the metrics package owns the inference); falls back to
+    Uses :func:`tailshift.metrics.scorecard.gap` (the metrics package owns the inference); falls back to
     :func:`_simple_gap` only while that package is not installed.
     """
     try:
-        from metrics.card import gap
+        from tailshift.metrics.scorecard import gap
     except ImportError:
         return _simple_gap(id_scores, ood_scores)
     return gap(id_scores, ood_scores)

@@ -3,7 +3,7 @@
 :func:`make_fake_dataset` writes a dataset directory with the exact layout, names, dtypes and
 manifest of a generated world, filled with cheap random fields (log-normal rain with a warming
 trend, TBs loosely anti-correlated with rain). It is *not* physically meaningful: tests of the
-physics use the real generator (``benchmark.world``).
+physics use the real generator (``tailshift.benchmark.world``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from benchmark import schema
-from benchmark.io import store_checksum, write_manifest, write_store
+from tailshift import schema
+from tailshift.io import store_checksum, write_manifest, write_store
 
 FAKE_TRUE_SCALING = {r: {"a_mean": 0.025, "a_ext": 0.07} for r in schema.REGIMES}
 

@@ -5,7 +5,7 @@ The only module of ``benchmark`` that imports torch (``import benchmark`` stays 
 Design
 ------
 - **Chunk-aligned reads.** The role's scenes are grouped by the stores' on-disk chunks along
-  ``scene`` (:func:`benchmark.dataset.read_plan`); a unit is read with one contiguous slice, so
+  ``scene`` (:func:`tailshift.benchmark.dataset.read_plan`); a unit is read with one contiguous slice, so
   every chunk is decompressed once per epoch.
 - **Bounded memory.** At most ``buffer_size`` scenes wait in the shuffle buffer, plus the scenes
   of the unit being read (at most one store chunk). The whole store is never loaded;
@@ -20,7 +20,7 @@ Design
   scene count (a few scenes skipped per epoch, different ones each epoch) so that no rank waits
   forever in a collective.
 - **Normalisation.** ``tb`` is standardised per channel, ``(tb - mean_c) / std_c``, with
-  statistics from the *train role only* (:func:`benchmark.dataset.normalisation_stats`,
+  statistics from the *train role only* (:func:`tailshift.benchmark.dataset.normalisation_stats`,
   observations by default), cached under ``<data_dir>/cache/``. ``surface_precip`` is returned
   unchanged in mm h-1. NaN pixels are passed through as NaN.
 
@@ -39,8 +39,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from benchmark import schema
-from benchmark.dataset import (
+from tailshift import schema
+from tailshift.benchmark.dataset import (
     ReadUnit,
     SplitView,
     _resolve_channels,
@@ -104,7 +104,7 @@ class SceneStream(IterableDataset):
         world_size: int | None = None,
     ):
         super().__init__()
-        from benchmark.errors import BadInputError
+        from tailshift.errors import BadInputError
 
         if buffer_size < 1:
             raise BadInputError(

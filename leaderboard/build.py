@@ -8,10 +8,10 @@ offline, with nothing fetched from the network:
   headline scores (:data:`HEADLINE`) for ID test, OOD test and the gap (OOD − ID), each with its
   CI; the rank; the training sources; the split hash and dataset checksum;
 * ``s/<split>/<submission>.html`` — every metric per role and per group (worst group marked), and
-  plots rendered at build time (:mod:`leaderboard.plots`, SVG);
+  plots rendered at build time (:mod:`tailshift.leaderboard.plots`, SVG);
 * ``compare.html`` — pick two submissions of a split, see B − A with a CI: the paired bootstrap CI
   where both carry paired replicates of the metric and role, else an independent approximation;
-* ``leaderboard.json`` and ``leaderboard.csv`` — the same numbers for machines;
+* ``tailshift.leaderboard.json`` and ``tailshift.leaderboard.csv`` — the same numbers for machines;
 * ``static/`` — the stylesheet and a little vanilla JS (sorting, filtering, comparison).
 
 Decisions
@@ -23,7 +23,7 @@ Ranking
     1 + the number of submissions significantly better than *i*. *j* is significantly better
     than *i* when the **paired bootstrap** 95% CI of their difference (in "badness" units: the
     value, its negative, or the distance to a target) lies entirely on *j*'s side of 0
-    (:func:`metrics.paired.paired_difference`; the scorer's hashed Poisson weights make the
+    (:func:`tailshift.metrics.paired.paired_difference`; the scorer's hashed Poisson weights make the
     replicates of two submissions on the same split, dataset, seed and ``n`` paired). For a pair
     that cannot be paired (a file without replicates, another seed, ``n``, ``n_scenes``, split
     hash or dataset checksum) the old rule decides: *j*'s 95% CI lies entirely on the better side
@@ -39,7 +39,7 @@ Directions
     where a file does not describe a headline metric, :data:`DEFAULT_SPECS` (issue 5) is used.
 Bad files
     A malformed or foreign file is skipped and reported (listed on the index page, in
-    ``leaderboard.json`` and by the CLI); a malformed optional part (a curve, groups) is dropped
+    ``tailshift.leaderboard.json`` and by the CLI); a malformed optional part (a curve, groups) is dropped
     with a warning shown on the submission page. A second file for the same (split, submission
     name) is skipped as a duplicate, the first in path order is kept. Nothing of that crashes
     the build.
@@ -67,11 +67,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.atomic import atomic_dir
-from benchmark.errors import BadInputError
-from benchmark.schema import EVAL_ROLES
-from leaderboard.reader import LoadedResult, Skipped, load_result
-from metrics.paired import data_identity, paired_difference, replicates_of
+from tailshift.atomic import atomic_dir
+from tailshift.errors import BadInputError
+from tailshift.leaderboard.reader import LoadedResult, Skipped, load_result
+from tailshift.metrics.paired import data_identity, paired_difference, replicates_of
+from tailshift.schema import EVAL_ROLES
 
 #: Headline metrics of the index table, in column order (registry names, issue 5).
 HEADLINE = ("crps", "twcrps_10", "sedi_p99_calibrated", "rl_ratio_10", "scaling_error_p999",
@@ -253,11 +253,11 @@ def rank_details(scores: list[dict | None], spec: dict, roles: list[dict | None]
         The metric's direction (``higher_is_better``, ``target``).
     roles
         The role block of each submission holding ``scores`` and, optionally, ``replicates``
-        (:mod:`metrics.paired`); None: no pairing, the overlap rule for every pair.
+        (:mod:`tailshift.metrics.paired`); None: no pairing, the overlap rule for every pair.
     metric
         The metric's name in the role blocks.
     identities
-        The data each submission was scored on (:func:`metrics.paired.data_identity`); pairs
+        The data each submission was scored on (:func:`tailshift.metrics.paired.data_identity`); pairs
         with different identities fall back to the overlap rule.
     """
     iv = [_interval(s, spec) if s else None for s in scores]
@@ -514,7 +514,7 @@ def _arrow(spec: dict) -> str:
 # --- writers ------------------------------------------------------------------------------------
 
 def _render_plots(job: tuple[str, dict]) -> tuple[str, list[dict]]:
-    from leaderboard.plots import all_plots
+    from tailshift.leaderboard.plots import all_plots
 
     key, data = job
     return key, all_plots(data)
@@ -562,7 +562,7 @@ def _submission_context(sp: dict, row: dict, plots: list[dict]) -> dict:
         c = d["roles"][r]["curves"].get("by_intensity")
         if c:
             by_int[r] = {"bins": c["bins"], "rows": [(k, v) for k, v in c.items() if k != "bins"]}
-    from leaderboard.plots import ROLE_LABELS
+    from tailshift.leaderboard.plots import ROLE_LABELS
 
     return {
         "sub": d["submission"], "split": d["split"], "dataset": d["dataset"],
@@ -621,7 +621,7 @@ def _compare_replicates(datas: list[dict]) -> list[dict]:
 
     ``{role: {"keys": [pairing key, ...], "m": {metric: {"k": key index, "v": [v_1..v_n]}}}}``:
     only metrics the page shows (a numeric score of that role), taken from the unit
-    :func:`metrics.paired.replicates_of` picks, only where another submission of the split has
+    :func:`tailshift.metrics.paired.replicates_of` picks, only where another submission of the split has
     replicates of the same metric and role with the same pairing key (unit, seed, n, n_scenes,
     split hash, dataset checksum), values rounded to 6 significant digits (null kept).
     """
@@ -740,7 +740,7 @@ def build_site(results_dir: str | os.PathLike = "leaderboard/results",
 
     Raises
     ------
-    benchmark.errors.BadInputError
+    tailshift.errors.BadInputError
         If ``results_dir`` is missing or ``out_dir`` may not be replaced.
     """
     results_dir, out_dir = Path(results_dir), Path(out_dir)
@@ -802,10 +802,10 @@ def build_site(results_dir: str | os.PathLike = "leaderboard/results",
         compare = env.get_template("compare.html").render(
             root="", splits=views, data_json=_json_for_script(compare_data), **common)
         (tmp / "compare.html").write_text(compare, encoding="utf-8")
-        (tmp / "leaderboard.json").write_text(
+        (tmp / "tailshift.leaderboard.json").write_text(
             json.dumps(machine, indent=1, ensure_ascii=False, allow_nan=False) + "\n",
             encoding="utf-8")
-        (tmp / "leaderboard.csv").write_text(_csv_text(machine), encoding="utf-8")
+        (tmp / "tailshift.leaderboard.csv").write_text(_csv_text(machine), encoding="utf-8")
     return BuildReport(out_dir=out_dir, index=out_dir / "index.html", n_results=len(loaded),
                        splits=tuple(sp["name"] for sp in views), skipped=tuple(skipped),
                        warnings=tuple(warnings))

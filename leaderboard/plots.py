@@ -1,6 +1,6 @@
 """Plots of one submission's result, rendered at build time as deterministic SVG.
 
-Each ``plot_*`` function takes the normalised result (:mod:`leaderboard.reader`) and returns the
+Each ``plot_*`` function takes the normalised result (:mod:`tailshift.leaderboard.reader`) and returns the
 SVG as ``bytes``, or ``None`` when the result holds nothing to draw (any curve may be absent).
 Figures are built with :class:`matplotlib.figure.Figure` (no pyplot state) and saved with a fixed
 ``svg.hashsalt`` and no ``Date`` metadata, so two builds give identical bytes. Text is kept as

@@ -9,7 +9,7 @@ The leaderboard must never crash on a bad file and never silently drop a good on
 * **cosmetic** — an optional part is malformed (``groups``, ``worst_group``, a curve, an
   example scene): that part is dropped, a warning is reported and the rest of the file is shown.
 
-When ``benchmark.results.read_result`` exists (the scorer's own validator), it reads the file and
+When ``tailshift.benchmark.results.read_result`` exists (the scorer's own validator), it reads the file and
 any error it raises skips the file with its message (it is stricter than this module about
 ``groups``, ``worst_group`` and the container types of ``curves`` / ``examples``: such files are
 skipped, not shown in part); the dict it returns is then normalised here.
@@ -21,7 +21,7 @@ higher_is_better, target), ``roles`` (per role: n_scenes, n_pixels, channels, sc
 worst_group, curves, examples, replicates), ``gap`` and ``created_by``. Scores are
 ``{"value", "ci_low", "ci_high"}`` with floats (NaN/inf become ``None``), bools kept as bools.
 ``replicates`` (optional, ``{}`` when absent) holds the paired bootstrap replicates per unit,
-``{"seed", "n", "metrics": {metric: [v_1, ..., v_n]}}`` (:mod:`metrics.paired`); a malformed
+``{"seed", "n", "metrics": {metric: [v_1, ..., v_n]}}`` (:mod:`tailshift.metrics.paired`); a malformed
 unit or metric is dropped with a warning.
 """
 
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-#: The results format this reader understands (``benchmark.results.SCHEMA_VERSION``).
+#: The results format this reader understands (``tailshift.benchmark.results.SCHEMA_VERSION``).
 SUPPORTED_SCHEMA_VERSION = 2
 
 
@@ -239,7 +239,7 @@ def _forecast(block: Any) -> dict:
 
 
 def _replicates(block: Any, warn: list[str], where: str) -> dict[str, dict]:
-    """Bootstrap replicates per unit (``metrics.paired``); a malformed unit or metric is dropped
+    """Bootstrap replicates per unit (``tailshift.metrics.paired``); a malformed unit or metric is dropped
     with a warning (the leaderboard then falls back to the marginal CIs for it)."""
     if block is None:
         return {}
@@ -369,9 +369,9 @@ def normalise(raw: Any) -> tuple[dict[str, Any], list[str]]:
 
 
 def _external_validator():
-    """``benchmark.results.read_result`` when the scorer provides it, else ``None``."""
+    """``tailshift.benchmark.results.read_result`` when the scorer provides it, else ``None``."""
     try:
-        from benchmark import results
+        from tailshift.benchmark import results
     except Exception:  # pragma: no cover - the module is part of the repo
         return None
     return getattr(results, "read_result", None)

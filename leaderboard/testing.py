@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.results import slugify
-from benchmark.schema import EVAL_ROLES, REGIMES, SURFACES
+from tailshift.benchmark.results import slugify
+from tailshift.schema import EVAL_ROLES, REGIMES, SURFACES
 
 #: Metric metadata as the scorer writes it (registry names; directions per issue 5).
 FAKE_METRICS = {

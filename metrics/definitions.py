@@ -1,6 +1,6 @@
 """Registry entries of every TailShift metric and their reducers (docs/protocol.md).
 
-Each reducer takes a :class:`metrics.card.StatView` (reduced statistics, replicate axis first)
+Each reducer takes a :class:`tailshift.metrics.scorecard.StatView` (reduced statistics, replicate axis first)
 and returns one value per replicate. Notation: ``r`` reference, ``p`` retrieved point estimate,
 sums over valid pixels (NaN reference pixels excluded).
 """
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from metrics import kernels as K
-from metrics.bootstrap import percentile_ci
-from metrics.levels import brackets_coverage
-from metrics.registry import MetricSpec, register
-from metrics.stats import radial
+from tailshift.metrics import kernels as K
+from tailshift.metrics.bootstrap import percentile_ci
+from tailshift.metrics.levels import brackets_coverage
+from tailshift.metrics.registry import MetricSpec, register
+from tailshift.metrics.stats import radial
 
 #: Years an annual series needs for Theil-Sen and Mann-Kendall.
 MIN_YEARS = 5

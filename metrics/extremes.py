@@ -13,7 +13,7 @@ Return level for a return period of ``T`` blocks: ``y = -ln(1 - 1/T)``,
 ``x_T = loc + scale (1 - y^k) / k`` (Gumbel limit ``loc - scale ln y``).
 
 Bootstrap: block maxima are resampled with Poisson(1) weights per block (see
-:mod:`metrics.bootstrap`); with integer weights the sample is the block maxima repeated ``w``
+:mod:`tailshift.metrics.bootstrap`); with integer weights the sample is the block maxima repeated ``w``
 times, and the unbiased probability-weighted moments of that expanded sample are computed in
 closed form from cumulative weights (hockey-stick identity), without expanding:
 ``b_r = (1/N) sum_i x_(i) [C(c_i, r+1) - C(c_{i-1}, r+1)] / C(N-1, r)`` with ``c_i`` the

@@ -2,7 +2,7 @@
 
 Conventions: the quantile / member axis is the LAST axis (as in scoringrules); rain in mm/h;
 quantile levels strictly increasing in (0, 1). Kernels return per-element values; averaging and
-bootstrap are the score card's job (:mod:`metrics.card`).
+bootstrap are the score card's job (:mod:`tailshift.metrics.scorecard`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Admissible quantile level sets: what a ranked probabilistic submission must cover.
 
 The protocol scores a quantile forecast as the distribution its levels describe (a
-piecewise-linear quantile function with flat ends, :func:`metrics.kernels.crps_quantiles`), so
+piecewise-linear quantile function with flat ends, :func:`tailshift.metrics.kernels.crps_quantiles`), so
 its CRPS is exact whatever the levels. The levels still decide how much of the distribution the
 submitter actually states: beyond the first and last level the flat ends are a convention, and
 a wide gap is a straight line the model never predicted. A ranked submission must therefore

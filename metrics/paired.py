@@ -2,7 +2,7 @@
 
 Why the replicates are paired
 -----------------------------
-The scorer's bootstrap (:mod:`metrics.bootstrap`) is a Poisson bootstrap (Hanley & MacGibbon
+The scorer's bootstrap (:mod:`tailshift.metrics.bootstrap`) is a Poisson bootstrap (Hanley & MacGibbon
 2006; Chamandy et al. 2012): in replicate ``b`` every scene (or region-year block) ``u`` gets the
 weight ``w ~ Poisson(1)`` that is a *pure function* of ``(seed, u, b)``. Two submissions scored
 on the same split and dataset, with the same seed and number of replicates, therefore see
@@ -38,7 +38,7 @@ given and differ, the roles cannot be paired; when neither is given, that check 
 (the leaderboard compares submissions of one split and passes them).
 
 Pure functions of plain dicts (a result file as read by :func:`json.load`, or as normalised by
-:mod:`leaderboard.reader`); numpy only.
+:mod:`tailshift.leaderboard.reader`); numpy only.
 """
 
 from __future__ import annotations

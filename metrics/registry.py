@@ -2,12 +2,12 @@
 
 Registry names are part of the results contract (``benchmark/results.py``): the CLI, configs,
 results and the leaderboard use them and nothing else. Entries are created in
-:mod:`metrics.definitions`, which fills :data:`REGISTRY` at import of :mod:`metrics`.
+:mod:`tailshift.metrics.definitions`, which fills :data:`REGISTRY` at import of :mod:`metrics`.
 
 A spec carries the metadata written into every result file (family, units, direction, target,
 description, source) plus two machine fields used by the score card:
 
-* ``statistics`` -- names of the additive statistic blocks (see :mod:`metrics.card`) the metric is
+* ``statistics`` -- names of the additive statistic blocks (see :mod:`tailshift.metrics.scorecard`) the metric is
   computed from; the card accumulates only the blocks its selected metrics need;
 * ``fn`` -- ``fn(view) -> ndarray`` of shape ``(R,)`` (one value per bootstrap replicate, index 0
   the full sample), computed **only** from reduced statistics (CONVENTIONS.md 2).
@@ -50,7 +50,7 @@ class MetricSpec:
     source : str
         Reference for the definition.
     statistics : tuple of str
-        Statistic blocks the metric is reduced from (see :mod:`metrics.card`).
+        Statistic blocks the metric is reduced from (see :mod:`tailshift.metrics.scorecard`).
     fn : callable
         ``fn(view) -> ndarray (R,)`` from reduced statistics; booleans as 0/1 floats.
     kind : str
@@ -92,7 +92,7 @@ class MetricSpec:
         return float("nan")
 
 
-#: name -> spec; filled by :mod:`metrics.definitions`.
+#: name -> spec; filled by :mod:`tailshift.metrics.definitions`.
 REGISTRY: dict[str, MetricSpec] = {}
 
 

@@ -1,7 +1,7 @@
 """Per-scene statistic blocks of one chunk, by name: the score card's only input.
 
 Every block is a ``(s, ...)`` array of per-scene sums, additive over scenes, so the card can
-weight it by bootstrap replicates and add it up (:mod:`metrics.card`). Column names are part of
+weight it by bootstrap replicates and add it up (:mod:`tailshift.metrics.scorecard`). Column names are part of
 the block (:data:`COLUMNS`); metric reducers read columns by name (``view.col("point",
 "sum_r")``), never by position.
 
@@ -11,8 +11,8 @@ One small function per block, each from a :class:`Chunk` (the chunk's arrays gat
 ``intensity``  (n_int, :data:`INTENSITY`) the point sums plus quantile loss and CRPS per
                reference-intensity bin
 ``prob``       :data:`PROB` quantile loss and CRPS (exact for quantile forecasts, the
-               empirical distribution's for ensembles: :func:`metrics.kernels.quantile_scores_lf`,
-               :func:`metrics.kernels.crps_ensemble`)
+               empirical distribution's for ensembles: :func:`tailshift.metrics.kernels.quantile_scores_lf`,
+               :func:`tailshift.metrics.kernels.crps_ensemble`)
 ``tw``         :data:`TW` exact twCRPS at 10 and 50 mm/h
 ``pit``        sums of ``P(PIT <= e)`` at the card's evaluation points, then n
 ``hist``       (5, nb) fine log histograms: counts of r, p, min(r, p); value sums of r, p
@@ -31,8 +31,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from metrics import kernels as K
-from metrics.bins import LogBins
+from tailshift.metrics import kernels as K
+from tailshift.metrics.bins import LogBins
 
 #: SMAPE is averaged over pixels where max(ref, retrieved) >= this (mm/h): SatRain's lowest
 #: detection threshold (0.1 mm/h, SatRain, Sci. Data 2026), so dry/dry pixels do not dilute it.
@@ -77,7 +77,7 @@ def joint_size() -> int:
 
 @lru_cache(maxsize=8)
 def radial(ny: int, nx: int):
-    """Cached :func:`metrics.kernels.radial_operator`."""
+    """Cached :func:`tailshift.metrics.kernels.radial_operator`."""
     return K.radial_operator(ny, nx)
 
 
@@ -129,7 +129,7 @@ class Chunk:
 
 def gather(ref, point, quantiles, samples, levels) -> Chunk:
     """Gather the chunk (see :class:`Chunk`); forecasts must be finite (checked here)."""
-    from benchmark.errors import BadInputError
+    from tailshift.errors import BadInputError
 
     s, ny, nx = ref.shape
     npx = ny * nx
@@ -286,7 +286,7 @@ def _point_sums(pit, si, s, at):
 
 
 def _pit_quantiles(ch: Chunk, ps: PixelScores, at: np.ndarray) -> np.ndarray:
-    """Same PIT as :func:`metrics.kernels.pit_interval_quantiles` (flat-ended distribution),
+    """Same PIT as :func:`tailshift.metrics.kernels.pit_interval_quantiles` (flat-ended distribution),
     by interval codes: interpolated inside the knots, 0 below ``q_1``, 1 above ``q_K``,
     uniform over the atom's probabilities at ties."""
     levels, qT, y, si, s = ch.levels, ch.qT, ch.yw, ch.si, ch.s

@@ -1,7 +1,7 @@
 """Reading reduced statistics: the view metric reducers use, and the finalised result.
 
 :class:`StatView` is a read-only window on one set of reduced blocks of a
-:class:`metrics.card.Reduced` (the headline, a group label or an intensity bin). Every accessor
+:class:`tailshift.metrics.scorecard.Reduced` (the headline, a group label or an intensity bin). Every accessor
 returns arrays with the replicate axis first. The headline view also derives the tail fits
 (region-year block maxima, peaks over threshold), the trend-cell scaling rates and the annual
 series; :func:`finalize_reduced` turns a reduced card into the role block of a result file.
@@ -13,9 +13,10 @@ from functools import cached_property
 
 import numpy as np
 
-from metrics import stats as S
-from metrics.bootstrap import percentile_ci, poisson_weights, unit_keys
-from metrics.card import (
+from tailshift.metrics import stats as S
+from tailshift.metrics.bootstrap import percentile_ci, poisson_weights, unit_keys
+from tailshift.metrics.registry import REGISTRY
+from tailshift.metrics.scorecard import (
     KEEP_REPLICATES,
     PIT_EDGES,
     Reduced,
@@ -23,7 +24,6 @@ from metrics.card import (
     intensity_labels,
     summarise,
 )
-from metrics.registry import REGISTRY
 
 #: Levels of the QQ curve.
 QQ_LEVELS = (0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999)
@@ -159,7 +159,7 @@ class StatView:
     @cached_property
     def tails(self) -> dict:
         """GEV fits of standardised region-year block maxima, block bootstrap."""
-        from metrics.extremes import (
+        from tailshift.metrics.extremes import (
             block_maxima,
             gev_ks,
             gev_lmoments,
@@ -196,7 +196,7 @@ class StatView:
     @cached_property
     def pot(self) -> dict:
         """GPD fits of standardised scene maxima over the reference's ``pot_quantile``."""
-        from metrics.extremes import gpd_lmoments, gpd_quantile, standardise_by_group
+        from tailshift.metrics.extremes import gpd_lmoments, gpd_quantile, standardise_by_group
 
         cfg, sc = self.cfg, self.red.scenes
         std, _, keep = standardise_by_group(np.asarray(sc["max"], dtype=np.float64),
@@ -230,7 +230,7 @@ class StatView:
     @cached_property
     def scaling(self) -> dict:
         """Regime fixed-effects scaling rates of the mean and the wet-pixel percentiles."""
-        from metrics.trends import fixed_effects_rate, populated_bins
+        from tailshift.metrics.trends import fixed_effects_rate, populated_bins
 
         cells = self.red.cells
         regimes = sorted({k[0] for k in cells})
@@ -277,7 +277,7 @@ class StatView:
     @cached_property
     def annual(self) -> dict:
         """Theil-Sen slopes (%/yr) and Mann-Kendall tests of the annual series (replicate 0)."""
-        from metrics.trends import annual_trend
+        from tailshift.metrics.trends import annual_trend
 
         years = sorted(self.red.years)
         out = {"years": years, "n_years": len(years)}

@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/python -m pytest benchmarks -q -p no:randomly --benchmark-only "$@"
+.venv/bin/python -m pytest bench -q -p no:randomly --benchmark-only "$@"

@@ -18,7 +18,7 @@ if compgen -G ".whl/*.whl" > /dev/null; then
 else
   export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 fi
-TS="$PY -m benchmark.cli"
+TS="$PY -m tailshift.app.cli"
 stamp() { date +%s; }
 
 case "${1:-check}" in
@@ -30,7 +30,7 @@ case "${1:-check}" in
     # the CUDA tests (skipped on CPU machines): fp16 training, CUDA inference equal to CPU, device option
     $PY -m pytest -q -p no:randomly tests/baselines/test_unet.py tests/test_submission.py \
       -k "cuda or device" 2>&1 | tee "$OUT/tests.txt"
-    TAILSHIFT_BENCH_DEVICE=cuda $PY -m pytest benchmarks/bench_unet.py -q -p no:randomly \
+    TAILSHIFT_BENCH_DEVICE=cuda $PY -m pytest bench/bench_unet.py -q -p no:randomly \
       --benchmark-only --benchmark-json="$OUT/bench_unet_cuda.json" --benchmark-columns=mean,min,rounds \
       2>&1 | tee "$OUT/bench.txt"
     ;;

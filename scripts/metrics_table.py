@@ -26,7 +26,7 @@ def direction(spec) -> str:
 
 
 def table() -> str:
-    from metrics import REGISTRY
+    from tailshift.metrics import REGISTRY
 
     rows = ["| name | family | definition | units | better | source |", "|---|---|---|---|---|---|"]
     for name, spec in REGISTRY.items():

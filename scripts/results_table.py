@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from benchmark.results import read_result
+from tailshift.benchmark.results import read_result
 
 COLUMNS = (
     ("CRPS ID", "id_test", "crps"),

@@ -1,10 +1,10 @@
 """OOD splits: declarative TOML files and the loader that checks and applies them.
 
-Importing this package is cheap: no torch, no xarray (numpy and ``benchmark.schema`` only).
-See :mod:`splits.loader` for the file format and the rules.
+Importing this package is cheap: no torch, no xarray (numpy and ``tailshift.schema`` only).
+See :mod:`tailshift.splits.loader` for the file format and the rules.
 """
 
-from splits.loader import (
+from tailshift.splits.loader import (
     SPLITS_DIR,
     RoleSelection,
     RoleSpec,

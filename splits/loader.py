@@ -47,7 +47,7 @@ climate that warming makes several times more frequent (decision, README "Splits
 no training scene has no record, and none of its scenes counts as record-breaking. It needs the
 data, so :func:`role_mask` takes a ``scene_max`` callable; the train role itself cannot use it.
 
-Rules checked on load (:class:`benchmark.errors.BadInputError`, one sentence with the fix)
+Rules checked on load (:class:`tailshift.errors.BadInputError`, one sentence with the fix)
 ------------------------------------------------------------------------------------------
 - unknown keys anywhere (a misspelt coordinate is an error, never silently ignored);
 - unknown sources, regimes, eras, channels or channel sets; malformed ranges;
@@ -60,7 +60,7 @@ Rules checked on load (:class:`benchmark.errors.BadInputError`, one sentence wit
 - overlapping roles, statically: two selections of different roles overlap unless they differ in
   source, or have disjoint ``years`` / ``warming`` / ``fraction`` ranges, disjoint regime lists,
   different ``era`` or opposite ``record_breaking``. On data the overlap is checked again by
-  scene id (:func:`check_disjoint`, called by ``benchmark.dataset.select_role``).
+  scene id (:func:`check_disjoint`, called by ``tailshift.benchmark.dataset.select_role``).
 
 The split's ``hash`` is the SHA-256 of the file bytes; it is recorded in every result
 (DESIGN.md "Results").
@@ -78,8 +78,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmark import schema
-from benchmark.errors import BadInputError
+from tailshift import schema
+from tailshift.errors import BadInputError
 
 #: Folder holding the shipped split files.
 SPLITS_DIR = Path(__file__).resolve().parent
@@ -244,7 +244,7 @@ def load_split(name_or_path: str | Path | Split) -> Split:
 
     Raises
     ------
-    benchmark.errors.BadInputError
+    tailshift.errors.BadInputError
         Unknown split, unreadable or invalid TOML, or any rule of the module docstring broken.
     """
     if isinstance(name_or_path, Split):

@@ -8,6 +8,6 @@ import pytest
 @pytest.fixture(scope="session")
 def fake_data(tmp_path_factory):
     """A schema-conformant random dataset directory (fast; not physically meaningful)."""
-    from benchmark.testing import make_fake_dataset
+    from tailshift.benchmark.testing import make_fake_dataset
 
     return make_fake_dataset(tmp_path_factory.mktemp("fake") / "data", n_obs=60, n_sim=40, size=16)

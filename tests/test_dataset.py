@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from benchmark import schema
-from benchmark.dataset import (
+from tailshift import schema
+from tailshift.benchmark.dataset import (
     SplitView,
     normalisation_stats,
     open_dataset,
@@ -19,9 +19,9 @@ from benchmark.dataset import (
     role_sizes,
     select_role,
 )
-from benchmark.errors import BadInputError
-from benchmark.io import read_manifest, store_checksum, write_manifest, write_store
-from splits import load_split
+from tailshift.errors import BadInputError
+from tailshift.io import read_manifest, store_checksum, write_manifest, write_store
+from tailshift.splits import load_split
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from benchmark import evaluate as E
-from benchmark import schema
-from benchmark.errors import BadInputError
+from tailshift import schema
+from tailshift.benchmark import evaluate as E
+from tailshift.errors import BadInputError
 from tests.test_predictions import make_pred
 
 SPLIT, ROLE = "temporal", "ood_test"
@@ -17,7 +17,7 @@ FAST = {"n_boot": 20, "n_boot_tail": 50}
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    from benchmark.testing import make_fake_dataset
+    from tailshift.benchmark.testing import make_fake_dataset
 
     return make_fake_dataset(
         tmp_path_factory.mktemp("evaluate") / "data", n_obs=160, n_sim=4, size=8, seed=5
@@ -26,7 +26,7 @@ def data(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ref(data):
-    from benchmark.dataset import select_role
+    from tailshift.benchmark.dataset import select_role
 
     return select_role(data, SPLIT, ROLE).load()
 
@@ -210,8 +210,8 @@ def test_memory_does_not_grow_with_scenes(tmp_path):
     import gc
     import tracemalloc
 
-    from benchmark.dataset import select_role
-    from benchmark.testing import make_fake_dataset
+    from tailshift.benchmark.dataset import select_role
+    from tailshift.benchmark.testing import make_fake_dataset
 
     peaks, sizes = [], []
     for n in (40, 160):

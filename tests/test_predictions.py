@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from benchmark import predictions as P
-from benchmark import schema
-from benchmark.errors import BadInputError
-from benchmark.testing import fake_store
+from tailshift import schema
+from tailshift.benchmark import predictions as P
+from tailshift.benchmark.testing import fake_store
+from tailshift.errors import BadInputError
 
 LEVELS = (0.1, 0.5, 0.9)
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from benchmark.cli import main
+from tailshift.app.cli import main
 
 
 @pytest.mark.slow

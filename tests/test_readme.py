@@ -16,7 +16,7 @@ def _table_module():
 
 
 def test_readme_metric_table_matches_registry():
-    from metrics import REGISTRY
+    from tailshift.metrics import REGISTRY
 
     mod = _table_module()
     text = (ROOT / "README.md").read_text(encoding="utf-8")

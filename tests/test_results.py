@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from benchmark import results as R
-from benchmark.errors import BadInputError
+from tailshift.benchmark import results as R
+from tailshift.errors import BadInputError
 
 
 def role_block(mae: float, n: int = 10) -> dict:

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from benchmark import schema
-from benchmark.cli import main
+from tailshift import schema
+from tailshift.app.cli import main
 from tests.test_predictions import make_pred
 
 SPLIT, ROLE = "temporal", "ood_test"
@@ -22,7 +22,7 @@ SPLIT, ROLE = "temporal", "ood_test"
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     """Enough observed scenes that temporal's id_test and ood_test are both populated."""
-    from benchmark.testing import make_fake_dataset
+    from tailshift.benchmark.testing import make_fake_dataset
 
     return make_fake_dataset(
         tmp_path_factory.mktemp("scorecli") / "data", n_obs=160, n_sim=4, size=8, seed=5
@@ -31,7 +31,7 @@ def data(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ref(data):
-    from benchmark.dataset import select_role
+    from tailshift.benchmark.dataset import select_role
 
     return select_role(data, SPLIT, ROLE).load()
 
@@ -218,7 +218,7 @@ def test_score_writes_result_then_needs_force(data, good_nc, tmp_path, capsys):
 
 
 def test_score_both_roles_gives_gap(data, tmp_path):
-    from benchmark.dataset import select_role
+    from tailshift.benchmark.dataset import select_role
 
     results = tmp_path / "results"
     for role in ("id_test", "ood_test"):

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from benchmark import schema
-from benchmark.errors import BadInputError
-from benchmark.submission import ModelFailure, load_model, load_models, run_predictions, submit
+from tailshift import schema
+from tailshift.app.submission import ModelFailure, load_model, load_models, run_predictions, submit
+from tailshift.errors import BadInputError
 
 MODEL_PY = '''
 import time
@@ -104,7 +104,7 @@ def not_a_model():
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    from benchmark.testing import make_fake_dataset
+    from tailshift.benchmark.testing import make_fake_dataset
 
     return make_fake_dataset(tmp_path_factory.mktemp("sub") / "data", n_obs=120, n_sim=40, size=16)
 
@@ -118,7 +118,7 @@ def model_py(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def clim_run(data, tmp_path_factory):
-    from baselines import registry
+    from tailshift.baselines import registry
 
     return registry.train("climatology", None, data, "temporal", tmp_path_factory.mktemp("runs") / "clim")
 
@@ -135,8 +135,8 @@ def test_python_entry_point_predictions(data, model_py, tmp_path, suffix):
     seen = []
     run_predictions(m, data, "temporal", "ood_test", out, batch_size=8,
                     progress=lambda s, d, t: seen.append((d, t)))
-    from benchmark.dataset import select_role
-    from benchmark.predictions import load_predictions
+    from tailshift.benchmark.dataset import select_role
+    from tailshift.benchmark.predictions import load_predictions
 
     ref = select_role(data, "temporal", "ood_test")
     pred = load_predictions(out, ref)
@@ -294,7 +294,7 @@ def test_submit_refuses_wrong_split_and_sources(data, clim_run, model_py, tmp_pa
         submit(clim_run.path, "x", splits=["iid"], data_dir=data, results_dir=tmp_path)
     with pytest.raises(BadInputError, match="pass --split"):
         submit(f"{model_py}:build", "x", data_dir=data, results_dir=tmp_path)
-    from splits.loader import SPLITS_DIR
+    from tailshift.splits.loader import SPLITS_DIR
 
     text = (SPLITS_DIR / "temporal.toml").read_text()
     text = text.replace('train_sources = ["obs", "sim"]', 'train_sources = ["obs"]')
@@ -321,7 +321,7 @@ def test_submit_python_model_two_splits(data, model_py, tmp_path):
 
 
 def test_cli_train_predict_submit(data, tmp_path):
-    from benchmark.cli import main
+    from tailshift.app.cli import main
 
     run = tmp_path / "runs" / "clim"
     assert main(["--data", str(data), "train", "climatology", "--split", "temporal", "--out", str(run),
@@ -345,7 +345,7 @@ def test_cli_train_predict_submit(data, tmp_path):
 
 
 def test_combine_test_roles_needs_both_roles_with_the_same_channels():
-    from benchmark.submission import combine_test_roles
+    from tailshift.app.submission import combine_test_roles
 
     class Stats:
         def merge(self, other):

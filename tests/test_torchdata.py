@@ -11,11 +11,11 @@ import xarray as xr
 
 torch = pytest.importorskip("torch")
 
-from benchmark import schema  # noqa: E402
-from benchmark.dataset import SplitView, normalisation_stats, select_role  # noqa: E402
-from benchmark.io import read_manifest, store_checksum, write_manifest, write_store  # noqa: E402
-from benchmark.testing import make_fake_dataset  # noqa: E402
-from benchmark.torchdata import SceneStream, make_loader  # noqa: E402
+from tailshift import schema  # noqa: E402
+from tailshift.benchmark.dataset import SplitView, normalisation_stats, select_role  # noqa: E402
+from tailshift.benchmark.testing import make_fake_dataset  # noqa: E402
+from tailshift.benchmark.torchdata import SceneStream, make_loader  # noqa: E402
+from tailshift.io import read_manifest, store_checksum, write_manifest, write_store  # noqa: E402
 
 CHUNK = 8
 
@@ -72,7 +72,7 @@ def test_eval_roles_stream_in_id_order_without_shuffle(data):
 
 
 def test_bounded_memory(data, monkeypatch):
-    import benchmark.torchdata as td
+    import tailshift.benchmark.torchdata as td
 
     reads = []
     real = td.read_unit
@@ -155,7 +155,7 @@ def test_stats_cache(data, monkeypatch):
     assert len(files) == 1 and json.loads(files[0].read_text()) == stats
     assert not list((data / "cache").glob(".*tmp*"))  # atomic: no temporary left
 
-    import benchmark.dataset as bd
+    import tailshift.benchmark.dataset as bd
 
     def boom(*a, **k):
         raise AssertionError("recomputed despite the cache")
@@ -185,7 +185,7 @@ def test_ddp_ranks_are_disjoint_and_equal(data):
 
 
 def test_bad_inputs(data):
-    from benchmark.errors import BadInputError
+    from tailshift.errors import BadInputError
 
     with pytest.raises(BadInputError, match="buffer_size"):
         SceneStream(data, "temporal", "train", buffer_size=0)

@@ -8,7 +8,7 @@ histogram per scene:
 * **Climatology** (observed store, observed era 1998-2025, whose mean warming is close to the
   climate module's ``REFERENCE_WARMING`` at which the regime table holds): per regime the rain
   fraction (R > 0.2 mm/h,
-  :data:`benchmark.schema.RAIN_THRESHOLD`), the conditional (wet-pixel) mean, and the wet-pixel
+  :data:`tailshift.schema.RAIN_THRESHOLD`), the conditional (wet-pixel) mean, and the wet-pixel
   P99 and P99.9 of the reference rain on the output grid, compared with the regime targets of
   SCIENCE.md section 3 within the tolerances of :data:`TOLERANCES`. Rain fraction and conditional
   mean are exact sums; the percentiles come from a log-spaced histogram with
@@ -42,8 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmark import schema
-from benchmark.errors import BadInputError
+from tailshift import schema
+from tailshift.errors import BadInputError
 
 # --- rain histogram ------------------------------------------------------------------------
 #: Log-spaced rain histogram resolution (bins per decade).
@@ -345,12 +345,12 @@ def regime_targets(manifest: dict[str, Any] | None = None) -> tuple[dict[str, di
     """Per-regime climatology targets and where they come from.
 
     Order of preference: ``manifest["regime_targets"]``, then the ``TARGETS`` (or
-    ``REGIME_TARGETS``) mapping of :mod:`benchmark.world.climate` (regime -> {rain_frac or
+    ``REGIME_TARGETS``) mapping of :mod:`tailshift.benchmark.world.climate` (regime -> {rain_frac or
     rain_fraction, cond_mean, p99, p999}), then the SCIENCE.md section 3 table
     (:data:`SCIENCE_TARGETS`). Missing entries fall back row by row.
 
     The card measures the *reference* rain on the output grid (5-km footprint smoothing of the
-    fine-grid truth, :func:`benchmark.world.grid.reference_precip`), which is what retrievals are
+    fine-grid truth, :func:`tailshift.benchmark.world.grid.reference_precip`), which is what retrievals are
     scored against; the climate module tunes the fine-grid truth to the same table. Smoothing
     raises the rain fraction a little and lowers the highest percentiles; the tolerances of
     :data:`TOLERANCES` are wide enough for that at the 5-km scale.
@@ -362,7 +362,7 @@ def regime_targets(manifest: dict[str, Any] | None = None) -> tuple[dict[str, di
         found, source = manifest["regime_targets"], "manifest"
     else:
         try:
-            from benchmark.world import climate  # noqa: PLC0415 (written by another helper)
+            from tailshift.benchmark.world import climate  # noqa: PLC0415 (written by another helper)
 
             for name in ("REGIME_TARGETS", "TARGETS"):
                 cand = getattr(climate, name, None)
@@ -430,7 +430,7 @@ def _pooled_expected(true_scaling: dict[str, Any], stat: str) -> tuple[float, fl
 def _simulator_offsets() -> dict[str, float] | None:
     """Published constant channel offsets of the simulator (K): ``forward.SIM_OFFSETS``."""
     try:
-        from benchmark.world import forward  # noqa: PLC0415 (written by another helper)
+        from tailshift.benchmark.world import forward  # noqa: PLC0415 (written by another helper)
     except ImportError:
         return None
     cand = getattr(forward, "SIM_OFFSETS", None)
@@ -448,7 +448,7 @@ def _open_store(data_dir: Path, source: str):
     import xarray as xr
 
     try:
-        from benchmark.dataset import open_dataset  # noqa: PLC0415 (written by another helper)
+        from tailshift.benchmark.dataset import open_dataset  # noqa: PLC0415 (written by another helper)
 
         return open_dataset(data_dir, source)
     except ImportError:
@@ -1032,7 +1032,7 @@ def compute_card(
     BadInputError
         If the directory is not a dataset (no manifest, missing or malformed store).
     """
-    from benchmark.io import read_manifest
+    from tailshift.io import read_manifest
 
     data_dir = Path(data_dir)
     manifest = read_manifest(data_dir)
@@ -1239,7 +1239,7 @@ def write_card_plots(card: Card | str | Path, out_dir: str | Path, force: bool =
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from benchmark.atomic import atomic_dir
+    from tailshift.atomic import atomic_dir
 
     if not isinstance(card, Card):
         card = compute_card(card, progress=False)

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from benchmark import schema
+from tailshift import schema
 
 # ----------------------------------------------------------------------------------------------
 # Warming path

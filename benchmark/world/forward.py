@@ -2,8 +2,8 @@
 
 Both operators turn the fine-grid truth of a batch of scenes (:class:`~benchmark.world.grid.
 FineColumns`) into GMI brightness temperatures on the output grid, shape
-``(n, 13, Yf // FACTOR, Xf // FACTOR)``, float32, K, channels in :data:`benchmark.schema.CHANNELS`
-order. The column physics lives in :mod:`benchmark.world.rt`.
+``(n, 13, Yf // FACTOR, Xf // FACTOR)``, float32, K, channels in :data:`tailshift.schema.CHANNELS`
+order. The column physics lives in :mod:`tailshift.benchmark.world.rt`.
 
 Observed operator (SCIENCE.md section 5), per scene:
 
@@ -21,7 +21,7 @@ Simulator (SCIENCE.md section 6): the same columns through a radiative-transfer 
 would run on climate-model output, i.e. *plane-parallel*: rain rate, convective fraction and
 emissivity anomaly are first averaged over each channel's footprint, then one column per output
 pixel is computed (no beam filling of Tb); the climatological freezing level of the regime
-(:data:`benchmark.world.rt.REGIME_CLIMATE`) instead of the scene's; rain absorption x 0.85;
+(:data:`tailshift.benchmark.world.rt.REGIME_CLIMATE`) instead of the scene's; rain absorption x 0.85;
 specular ocean without wind; ice extinction x 0.6 at 37-89 GHz and x 1.3 at 166-183 GHz (Geer &
 Baordo 2014, AMT 7, 1839-1860: the 'sector snowflake' vs graupel-like spread of optical
 properties in all-sky assimilation); no parallax; constant per-channel offsets
@@ -82,10 +82,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmark.errors import BadInputError
-from benchmark.schema import CHANNELS, REGIMES, SURFACES
-from benchmark.world import rt
-from benchmark.world.grid import FACTOR, FINE_KM, FineColumns, block_mean, gaussian_kernel_fft
+from tailshift.benchmark.world import rt
+from tailshift.benchmark.world.grid import (
+    FACTOR,
+    FINE_KM,
+    FineColumns,
+    block_mean,
+    gaussian_kernel_fft,
+)
+from tailshift.errors import BadInputError
+from tailshift.schema import CHANNELS, REGIMES, SURFACES
 
 __all__ = [
     "observed_tb",
@@ -476,11 +482,11 @@ def observed_tb(cols: FineColumns, rng: np.random.Generator) -> np.ndarray:
     Returns
     -------
     ndarray, float32, (n, 13, Yf // FACTOR, Xf // FACTOR)
-        Tb in K, channels in :data:`benchmark.schema.CHANNELS` order.
+        Tb in K, channels in :data:`tailshift.schema.CHANNELS` order.
 
     Raises
     ------
-    benchmark.errors.BadInputError
+    tailshift.errors.BadInputError
         Malformed columns (shapes, units, unknown surface or regime, negative rain).
     """
     return _forward(cols, rng, 1.0)
@@ -504,7 +510,7 @@ def simulated_tb(cols: FineColumns, rng: np.random.Generator, blend: float = 0.0
 
     Raises
     ------
-    benchmark.errors.BadInputError
+    tailshift.errors.BadInputError
         ``blend`` outside [0, 1] or malformed columns.
     """
     return _forward(cols, rng, _check_blend(blend))
@@ -525,11 +531,11 @@ def column_tb(
 
     The column model of the operators without footprints, noise or parallax (all of which are
     the identity on a uniform field), for checking the physics against SCIENCE.md section 5.
-    Ancillaries default to the regime climate :data:`benchmark.world.rt.REGIME_CLIMATE`;
+    Ancillaries default to the regime climate :data:`tailshift.benchmark.world.rt.REGIME_CLIMATE`;
     ``wind`` (m/s) defaults to the mean of the Weibull wind (ocean only). ``blend`` as for
     :func:`simulated_tb` (offsets included, plane-parallel = beam-filled for uniform fields).
     """
-    from benchmark.schema import REGIME_SURFACE
+    from tailshift.schema import REGIME_SURFACE
 
     lam = _check_blend(blend)
     if regime not in rt.REGIME_CLIMATE:

@@ -6,10 +6,10 @@ What is made (DESIGN.md "Data model"; SCIENCE.md sections 3-6; issue 2):
   1998-2025 (``era = "observed"``, usable for training) plus a held-back truth for 2026-2100
   (``era = "future"``, only the evaluation roles of the splits use it). A preset fixes the share
   of held-back scenes (``future_fraction``). Brightness temperatures come from
-  ``benchmark.world.forward.observed_tb``.
+  ``tailshift.benchmark.world.forward.observed_tb``.
 * **Simulator store** (``sim.zarr``, ``source = "sim"``, ids ``SIM_ID_OFFSET + i``): separate
   draws of the same world over 1980-2100 (the simulator can run any warming level, SCIENCE.md
-  section 6), through ``benchmark.world.forward.simulated_tb`` with the preset's blend
+  section 6), through ``tailshift.benchmark.world.forward.simulated_tb`` with the preset's blend
   ``lambda`` (0 = the plain simulator). ``era`` is ``"observed"`` for years <= 2025.
 * **Label**: ``surface_precip = grid.reference_precip(rain_fine)`` on the output grid for both.
 
@@ -25,10 +25,10 @@ Randomness: scene ``i`` of store ``s`` draws its rain field from
 ``b*chunk .. (b+1)*chunk-1``) from ``SeedSequence(seed, spawn_key=(200 + s, b))``. Batches are
 fixed by the preset, not by ``workers``, so the same seed gives identical content (and
 checksums) with any number of worker processes, on any machine (numpy's PCG64 and FFTs in
-float64; the stores are hashed by content with :func:`benchmark.io.store_checksum`).
+float64; the stores are hashed by content with :func:`tailshift.io.store_checksum`).
 
 Writing: the whole dataset directory is built in a temporary sibling and renamed at the end
-(:func:`benchmark.atomic.atomic_dir`); each store is pre-created from a template (coordinates
+(:func:`tailshift.atomic.atomic_dir`); each store is pre-created from a template (coordinates
 written, data variables lazily zero) and filled batch by batch with chunk-aligned region writes,
 so memory stays bounded by a few batches whatever the preset; checksums are computed by
 re-reading each store chunk by chunk; ``manifest.json`` is written last. An interrupted run
@@ -55,9 +55,9 @@ from typing import Any
 
 import numpy as np
 
-from benchmark import schema
-from benchmark.errors import BadInputError
-from benchmark.world import climate
+from tailshift import schema
+from tailshift.benchmark.world import climate
+from tailshift.errors import BadInputError
 
 #: Bump when any change alters generated content for a given seed.
 GENERATOR_VERSION = "1.1.0"
@@ -234,8 +234,8 @@ def _template(table: dict[str, np.ndarray], preset: Preset):
 
 
 def _forward_module():
-    """``benchmark.world.forward`` (imported lazily: it is the heavy part)."""
-    from benchmark.world import forward
+    """``tailshift.benchmark.world.forward`` (imported lazily: it is the heavy part)."""
+    from tailshift.benchmark.world import forward
 
     return forward
 
@@ -246,8 +246,8 @@ def _make_batch(task: dict[str, Any]) -> tuple[int, int, np.ndarray, np.ndarray]
     Runs in a worker process when ``workers > 1`` (so it only receives small metadata).
     Returns ``(start, stop, tb float32 (n, 13, size, size), precip float32 (n, size, size))``.
     """
-    from benchmark.world import grid
-    from benchmark.world.rain import rain_batch
+    from tailshift.benchmark.world import grid
+    from tailshift.benchmark.world.rain import rain_batch
 
     t = task["table"]
     s, seed, start, stop = task["store"], task["seed"], task["start"], task["stop"]
@@ -407,8 +407,8 @@ def generate(
         Unknown preset, negative seed or workers < 1, ``out`` exists without ``force``, or its
         parent is not writable. Nothing is written in these cases.
     """
-    from benchmark.atomic import atomic_dir, check_target
-    from benchmark.io import write_manifest
+    from tailshift.atomic import atomic_dir, check_target
+    from tailshift.io import write_manifest
 
     p = get_preset(preset)
     if int(seed) != seed or seed < 0:
@@ -464,7 +464,7 @@ def _checksum(path: Path) -> str:
     """Content checksum of a written store, re-read chunk by chunk (bounded memory)."""
     import xarray as xr
 
-    from benchmark.io import store_checksum
+    from tailshift.io import store_checksum
 
     # Default chunk on purpose: store_checksum's hash of string variables depends on it, and
     # readers verify with the default.
@@ -474,13 +474,13 @@ def _checksum(path: Path) -> str:
 
 def _manifest(p: Preset, seed: int, stores: dict) -> dict[str, Any]:
     """The manifest (keys of issue 2); ``dataset_checksum`` is added by ``write_manifest``."""
-    from benchmark.world import grid, rain
+    from tailshift.benchmark.world import grid, rain
 
     scaling = climate.true_scaling()
     for v in scaling.values():
         v["a_ext"] = v["a_ext_conv"]
     return {
-        "generator": "benchmark.world",
+        "generator": "tailshift.benchmark.world",
         "generator_version": GENERATOR_VERSION,
         "seed": int(seed),
         "preset": p.name,

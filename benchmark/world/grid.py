@@ -60,7 +60,7 @@ class FineColumns:
     warming : ndarray, float32, (n,)
         Global-mean warming of the scene's climate state in K.
     regime : ndarray of str, (n,)
-        Regime name of each scene (see :data:`benchmark.schema.REGIMES`).
+        Regime name of each scene (see :data:`tailshift.schema.REGIMES`).
     """
 
     rain: np.ndarray

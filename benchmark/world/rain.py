@@ -54,7 +54,7 @@ filling, part of what a retrieval has to live with).
 
 Public functions: :func:`rain_fields` (one scene) and :func:`rain_batch` (a batch, the one the
 dataset generator uses). Units: mm/h (liquid equivalent for snow) on the fine grid of
-:data:`benchmark.world.grid.FINE_KM` spacing.
+:data:`tailshift.benchmark.world.grid.FINE_KM` spacing.
 """
 
 from __future__ import annotations
@@ -65,8 +65,8 @@ from functools import cache, lru_cache
 import numpy as np
 from scipy.special import ndtri
 
-from benchmark.world import climate
-from benchmark.world.grid import FINE_KM, gaussian_kernel_fft
+from tailshift.benchmark.world import climate
+from tailshift.benchmark.world.grid import FINE_KM, gaussian_kernel_fft
 
 #: FWHM (km) of the envelope (organisation) field, SCIENCE.md section 3 (~40 km).
 ENVELOPE_KM = 40.0
@@ -191,7 +191,7 @@ def rain_batch(
         white-noise fields, then the uniforms of its stratiform and convective intensities. A
         scene's field therefore does not depend on its batch.
     regimes : sequence of str
-        Regime name per scene (keys of :data:`benchmark.world.climate.REGIMES`).
+        Regime name per scene (keys of :data:`tailshift.benchmark.world.climate.REGIMES`).
     warming : array (n,)
         Global-mean warming of each scene's climate state, K vs 1850-1900.
     shape : (Yf, Xf)

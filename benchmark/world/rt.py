@@ -1,7 +1,7 @@
 """Column radiative transfer of the synthetic world: slab emission model, surface emissivity,
 gas transmittance, rain/cloud absorption and the ice scattering screen (SCIENCE.md section 5).
 
-Everything here works on numpy arrays that broadcast; :mod:`benchmark.world.forward` applies it
+Everything here works on numpy arrays that broadcast; :mod:`tailshift.benchmark.world.forward` applies it
 to whole fields (fine grid, footprints, noise) and blends the observed operator with the
 simulator (SCIENCE.md section 6).
 
@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.schema import CHANNELS
-from benchmark.world import climate as _climate
+from tailshift.benchmark.world import climate as _climate
+from tailshift.schema import CHANNELS
 
 # --------------------------------------------------------------------------------------------
 # channel bookkeeping
@@ -123,7 +123,7 @@ HALF_LAPSE = 3.25
 #: Regime-mean skin temperature (K), total column water vapour (kg m-2) and freezing level (m)
 #: that the clear-sky calibration assumes and that the simulator uses as its climatological
 #: freezing level (SCIENCE.md section 6). A view of the present-day regime table
-#: :data:`benchmark.world.climate.REGIMES` (``t_skin``, ``tcwv``, ``freezing_level``; sources
+#: :data:`tailshift.benchmark.world.climate.REGIMES` (``t_skin``, ``tcwv``, ``freezing_level``; sources
 #: there), the single source of these numbers; the operator is valid for any value.
 REGIME_CLIMATE: dict[str, dict[str, float]] = {
     name: {
@@ -228,7 +228,7 @@ CALIBRATION_REGIMES = ("tropical_ocean", "midlat_ocean", "midlat_land", "snow_la
 #: Gas groups: channels sharing one gas slab (same frequency; 183+-3 and 183+-7 differ).
 GAS_GROUPS = ((0, 1), (2, 3), (4,), (5, 6), (7, 8), (9, 10), (11,), (12,))
 
-# Fitted by calibrate_clear_sky() (run ``python -m benchmark.world.rt``), rounded.
+# Fitted by calibrate_clear_sky() (run ``python -m tailshift.benchmark.world.rt``), rounded.
 #: Nadir gas optical depth tau_g = GAS_A + GAS_B x tcwv, per channel.
 GAS_A = np.array(
     [

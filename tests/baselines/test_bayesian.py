@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from baselines import bayesian, common, registry
-from benchmark import schema
+from tailshift import schema
+from tailshift.baselines import bayesian, common, registry
 
 
 def test_equal_weights_give_interpolated_quantiles():
@@ -48,7 +48,7 @@ def test_run_roundtrip(bl_data, tmp_path):
     run = registry.train("bayesian", cfg, bl_data, "temporal", tmp_path / "bay")
     model = registry.load(run)
     assert run.meta["normalisation"]["mean"] and run.channels == schema.CHANNEL_NAMES
-    from benchmark.dataset import select_role
+    from tailshift.benchmark.dataset import select_role
 
     ds = select_role(bl_data, "temporal", "id_test").drop_vars(schema.VAR_PRECIP)
     out = model.predict(ds)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from baselines import climatology, common, registry
-from benchmark import schema
+from tailshift import schema
+from tailshift.baselines import climatology, common, registry
 
 
 def test_histogram_quantiles_match_numpy():
@@ -51,7 +51,7 @@ def test_fallback_regime_surface_global():
 
 
 def test_run_roundtrip(clim_run, bl_data):
-    from benchmark.dataset import select_role
+    from tailshift.benchmark.dataset import select_role
 
     assert clim_run.baseline == "climatology" and clim_run.split_name == "temporal"
     assert clim_run.training_sources == ("obs",)

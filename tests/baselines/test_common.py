@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from baselines import common, registry
-from benchmark import schema
-from benchmark.errors import BadInputError
+from tailshift import schema
+from tailshift.baselines import common, registry
+from tailshift.errors import BadInputError
 
 
 def test_levels_are_strictly_increasing_inside_unit_interval():
@@ -110,7 +110,7 @@ def test_tb_array_imputes_missing_channels(bl_data):
 
 
 def test_training_sources_checked_against_split(obs_only_split):
-    from splits import load_split
+    from tailshift.splits import load_split
 
     split = load_split(obs_only_split)
     assert common.training_sources(("obs",), split) == ("obs",)
@@ -123,9 +123,9 @@ def test_to_predictions_floors_below_the_label_floor_and_stays_monotone():
     import numpy as np
     import xarray as xr
 
-    from baselines.common import QUANTILE_LEVELS, to_predictions
-    from benchmark import schema
-    from benchmark.world.grid import REFERENCE_FLOOR
+    from tailshift import schema
+    from tailshift.baselines.common import QUANTILE_LEVELS, to_predictions
+    from tailshift.benchmark.world.grid import REFERENCE_FLOOR
 
     n_q = len(QUANTILE_LEVELS)
     q = np.tile(np.linspace(1e-4, 5.0, n_q, dtype=np.float32)[None, :, None, None], (2, 1, 3, 3))

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from baselines import common, gbm, registry
-from benchmark import schema
-from benchmark.errors import BadInputError
+from tailshift import schema
+from tailshift.baselines import common, gbm, registry
+from tailshift.errors import BadInputError
 
 TINY = {"levels": [0.109375, 0.515625, 0.953125], "max_iter": 4, "max_leaf_nodes": 7,
         "max_pixels": 2000, "min_samples_leaf": 5}
@@ -46,7 +46,7 @@ def test_features_follow_config(bl_data):
 def test_fit_predict_roundtrip(bl_data, tmp_path):
     run = registry.train("gbm", dict(TINY), bl_data, "temporal", tmp_path / "gbm")
     model = registry.load(run)
-    from benchmark.dataset import select_role
+    from tailshift.benchmark.dataset import select_role
 
     ds = select_role(bl_data, "temporal", "id_test").drop_vars(schema.VAR_PRECIP)
     q = model.predict(ds)[schema.VAR_QUANTILES].values

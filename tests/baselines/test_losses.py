@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from baselines.losses import LOSSES, pinball_loss  # noqa: E402
+from tailshift.baselines.losses import LOSSES, pinball_loss  # noqa: E402
 
 
 def test_matches_formula():
@@ -48,8 +48,8 @@ def test_minimiser_is_the_quantile():
 def test_twcrps_tail_term_is_half_the_metric_twcrps():
     """The tail term is the mid-point quadrature of the twCRPS (mean pinball of the chained
     quantiles), which the protocol's exact twCRPS approaches for dense mid-point levels."""
-    from baselines.losses import twcrps_loss
-    from metrics.kernels import crps_midpoint_approx, twcrps_quantiles
+    from tailshift.baselines.losses import twcrps_loss
+    from tailshift.metrics.kernels import crps_midpoint_approx, twcrps_quantiles
 
     rng = np.random.default_rng(2)
     y = rng.gamma(0.5, 4.0, (2, 6, 5))
@@ -72,7 +72,7 @@ def test_twcrps_tail_term_is_half_the_metric_twcrps():
 
 
 def test_tail_level_weights():
-    from baselines.losses import tail_level_weights, tail_pinball_loss
+    from tailshift.baselines.losses import tail_level_weights, tail_pinball_loss
 
     tau = torch.tensor((np.arange(1000) + 0.5) / 1000)
     for lam in (0.0, 0.3, 1.0):
@@ -89,7 +89,7 @@ def test_tail_level_weights():
 @pytest.mark.parametrize("name", ["twcrps", "tail_pinball"])
 def test_tail_losses_are_proper(name):
     """Both tail losses are still minimised by the true quantiles (no bias in the body or tail)."""
-    from baselines.losses import make_loss
+    from tailshift.baselines.losses import make_loss
 
     rng = np.random.default_rng(4)
     y = torch.tensor(rng.exponential(2.0, (1, 1, 4000)), dtype=torch.float64)
@@ -107,8 +107,8 @@ def test_tail_losses_are_proper(name):
 
 
 def test_loss_options_are_checked():
-    from baselines import common, unet
-    from benchmark.errors import BadInputError
+    from tailshift.baselines import common, unet
+    from tailshift.errors import BadInputError
 
     with pytest.raises(BadInputError, match=r"loss_weight in \[0, 1\]"):
         common.load_config(unet.Config, {"loss": "tail_pinball", "loss_weight": 2.0})

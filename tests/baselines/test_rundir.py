@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from baselines import rundir
-from benchmark.errors import BadInputError
+from tailshift.baselines import rundir
+from tailshift.errors import BadInputError
 
 
 def _meta():

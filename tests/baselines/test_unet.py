@@ -9,11 +9,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from baselines import common, registry, unet  # noqa: E402
-from baselines.rundir import MODEL_PT, load_state_dict, staging_path  # noqa: E402
-from baselines.train import Interrupted, fit_torch  # noqa: E402
-from benchmark import schema  # noqa: E402
-from benchmark.errors import BadInputError  # noqa: E402
+from tailshift import schema  # noqa: E402
+from tailshift.baselines import common, registry, unet  # noqa: E402
+from tailshift.baselines.rundir import MODEL_PT, load_state_dict, staging_path  # noqa: E402
+from tailshift.baselines.train import Interrupted, fit_torch  # noqa: E402
+from tailshift.errors import BadInputError  # noqa: E402
 
 from .conftest import TINY_UNET  # noqa: E402
 
@@ -65,7 +65,7 @@ def test_run_metadata_and_predict(unet_run, bl_data):
     assert not (unet_run.path / "checkpoint.pt").exists()
     state = load_state_dict(unet_run.file(MODEL_PT))
     assert all(isinstance(v, torch.Tensor) for v in state.values())
-    from benchmark.dataset import select_role
+    from tailshift.benchmark.dataset import select_role
 
     model = registry.load(unet_run)
     ds = select_role(bl_data, "temporal", "ood_test").isel(scene=slice(0, 3))
@@ -111,7 +111,7 @@ def test_resume_matches_uninterrupted_run(bl_data, tmp_path):
 
 @pytest.mark.slow
 def test_config_fields_change_the_output(bl_data, tmp_path):
-    from benchmark.dataset import select_role
+    from tailshift.benchmark.dataset import select_role
 
     ds = select_role(bl_data, "temporal", "id_test").drop_vars(schema.VAR_PRECIP)
 
@@ -133,7 +133,7 @@ def test_config_fields_change_the_output(bl_data, tmp_path):
 
 
 def test_early_stopping_stops(bl_data, tmp_path, monkeypatch):
-    import baselines.train as tr
+    import tailshift.baselines.train as tr
 
     losses = iter([1.0, 0.5, 0.7, 0.9, 0.4, 0.3])  # best at epoch 1, then 2 bad epochs
     monkeypatch.setattr(tr, "evaluate_loss", lambda *a, **k: next(losses))
@@ -175,7 +175,7 @@ def test_ddp_torchrun_two_processes(bl_data, tmp_path, loader):
                    + f'loader = "{loader}"\n')
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "baselines.train", "unet", "--split", "temporal", "--data", str(bl_data),
+           "-m", "tailshift.baselines.train", "unet", "--split", "temporal", "--data", str(bl_data),
            "--out", str(out), "--config", str(cfg)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
@@ -213,7 +213,7 @@ def test_trains_with_a_tail_loss(bl_data, tmp_path, loss):
 
 
 def test_mixed_index_keeps_the_ratio():
-    from baselines.train import mixed_index
+    from tailshift.baselines.train import mixed_index
 
     src = np.array(["obs"] * 30 + ["sim"] * 100)
     idx = mixed_index(src, 0.5, 40)
@@ -241,7 +241,7 @@ def test_hybrid_training_with_a_mixing_ratio(bl_data, tmp_path):
 
 
 def test_channel_dropout(bl_data, tmp_path, monkeypatch):
-    from baselines import train as train_mod
+    from tailshift.baselines import train as train_mod
 
     assert train_mod.dropped_channels(schema.CHANNEL_NAMES, "no_high_freq") == [
         i for i, c in enumerate(schema.CHANNEL_NAMES) if c not in schema.CHANNEL_SETS["no_high_freq"]]

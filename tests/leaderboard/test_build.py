@@ -10,9 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.errors import BadInputError
-from leaderboard.build import GROUPS, HEADLINE, SITE_MARKER, build_site, fmt, rank_with_ties
-from leaderboard.testing import fake_result, slugify, write_fake_results
+from tailshift.errors import BadInputError
+from tailshift.leaderboard.build import (
+    GROUPS,
+    HEADLINE,
+    SITE_MARKER,
+    build_site,
+    fmt,
+    rank_with_ties,
+)
+from tailshift.leaderboard.testing import fake_result, slugify, write_fake_results
 
 XSS = "<script>alert(1)</script>"
 NAMES = ("quantile-unet", "hybrid-unet", XSS)
@@ -107,7 +114,7 @@ def test_bad_files_are_reported_and_skipped_not_fatal(site):
 
 def test_index_has_one_section_per_split_with_hash_checksum_and_rows(site):
     index = _read(site, "index.html")
-    data = json.loads(_read(site, "leaderboard.json"))
+    data = json.loads(_read(site, "tailshift.leaderboard.json"))
     for sp in data["splits"]:
         assert f'id="{sp["name"]}"' in index
         for h in sp["hashes"]:
@@ -144,7 +151,7 @@ def test_xss_name_is_escaped_everywhere(site):
 
 
 def test_ranks_follow_ood_crps_with_ties(site):
-    data = json.loads(_read(site, "leaderboard.json"))
+    data = json.loads(_read(site, "tailshift.leaderboard.json"))
     for sp in data["splits"]:
         ranked = [s for s in sp["submissions"] if s["rank"] is not None]
         crps = [s["scores"]["ood_test"]["crps"] for s in ranked]
@@ -288,8 +295,8 @@ def test_malformed_optional_part_is_dropped_with_warning(site):
 
 
 def test_json_and_csv_exports_agree(site):
-    data = json.loads(_read(site, "leaderboard.json"))
-    rows = list(csv.DictReader(io.StringIO(_read(site, "leaderboard.csv"))))
+    data = json.loads(_read(site, "tailshift.leaderboard.json"))
+    rows = list(csv.DictReader(io.StringIO(_read(site, "tailshift.leaderboard.csv"))))
     n = sum(
         len(scores)
         for sp in data["splits"]
@@ -324,7 +331,7 @@ def test_json_and_csv_exports_agree(site):
 
 
 def test_csv_cells_cannot_start_a_formula():
-    from leaderboard.build import _csv_text
+    from tailshift.leaderboard.build import _csv_text
 
     sub = {"name": "=HYPERLINK(\"http://x\")", "model": "@SUM(A1)", "split_hash": "h", "rank": 2,
            "rank_text": "=2", "dataset_checksum": "c", "training_sources": ["obs"],
@@ -364,7 +371,7 @@ def test_rebuild_is_deterministic_and_idempotent(tmp_path):
 
 
 def test_failed_build_leaves_the_previous_site(tmp_path, monkeypatch):
-    import leaderboard.build as lb
+    import tailshift.leaderboard.build as lb
 
     results = tmp_path / "r"
     write_fake_results(results, names=("a",), splits=("iid",), curves=False)
@@ -416,12 +423,12 @@ def test_empty_results_dir_builds_an_empty_site(tmp_path):
 
 
 def test_plot_helpers():
-    from leaderboard import plots
+    from tailshift.leaderboard import plots
 
     assert plots.fitted_rate([0, 1, 2, 3], [2.0 * 1.07 ** w for w in range(4)]) == pytest.approx(7.0)
     assert plots.fitted_rate([1, 1], [1.0, 2.0]) is None
     assert (plots.CC_RATE, plots.MEAN_BAND, plots.EXTREME_BAND) == (7.0, (2.1, 3.1), (7.0, 14.0))
-    from leaderboard.reader import normalise
+    from tailshift.leaderboard.reader import normalise
 
     bare = normalise(fake_result("bare", "iid", curves=False))[0]
     assert plots.plot_qq(bare) is None and plots.plot_scaling(bare) is None
@@ -441,7 +448,7 @@ def test_fmt_and_slug():
 
 
 def test_cli_build_prints_index_and_skipped(tmp_path, capsys):
-    from benchmark.cli import main
+    from tailshift.app.cli import main
 
     results = tmp_path / "r"
     write_fake_results(results, names=("a",), splits=("iid",), curves=False)
@@ -472,6 +479,6 @@ def test_split_without_ood_role_is_ranked_by_id_crps(tmp_path):
         res = fake_result(name, "iid", roles=("id_test",), skill=skill)
         _write(tmp_path / "results" / "iid" / f"{name}.json", res)
     build_site(tmp_path / "results", tmp_path / "site")
-    data = json.loads((tmp_path / "site" / "leaderboard.json").read_text())
+    data = json.loads((tmp_path / "site" / "tailshift.leaderboard.json").read_text())
     rows = {r["name"]: r for r in data["splits"][0]["submissions"]}
     assert rows["good"]["rank"] == 1 and rows["bad"]["rank"] == 2

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from leaderboard.build import build_site
-from leaderboard.reader import normalise
-from leaderboard.testing import fake_result
-from metrics.paired import (
+from tailshift.leaderboard.build import build_site
+from tailshift.leaderboard.reader import normalise
+from tailshift.leaderboard.testing import fake_result
+from tailshift.metrics.paired import (
     compare_results,
     data_identity,
     paired_difference,
@@ -222,7 +222,7 @@ def _build(tmp_path: Path, results: list[dict]) -> dict:
         path.write_text(json.dumps(r), encoding="utf-8")
     report = build_site(tmp_path / "r", tmp_path / "site", jobs=1)
     assert not report.skipped
-    return json.loads((tmp_path / "site" / "leaderboard.json").read_text())
+    return json.loads((tmp_path / "site" / "tailshift.leaderboard.json").read_text())
 
 
 def test_paired_replicates_break_the_tie_and_the_page_says_so(tmp_path):

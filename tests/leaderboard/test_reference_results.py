@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from leaderboard.build import collect
-from splits import load_split
+from tailshift.leaderboard.build import collect
+from tailshift.splits import load_split
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "leaderboard" / "results"

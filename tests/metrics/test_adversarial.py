@@ -2,7 +2,7 @@
 submission score, in the order a scientist expects, and the invariances the protocol promises.
 
 One synthetic world (warming 0-4 K, three regimes, a known scaling) scored through the same
-:class:`~metrics.card.ScoreCard` the CLI uses. Submissions:
+:class:`~tailshift.metrics.scorecard.ScoreCard` the CLI uses. Submissions:
 
 * ``perfect``     -- the reference itself (a point mass at the truth);
 * ``good``        -- a calibrated log-normal around a noisy copy, on three level densities;
@@ -26,9 +26,9 @@ import pytest
 from scipy.ndimage import gaussian_filter
 from scipy.special import ndtri
 
-from metrics.card import CardConfig, ScoreCard
-from metrics.levels import check_levels
-from metrics.paired import paired_difference
+from tailshift.metrics.levels import check_levels
+from tailshift.metrics.paired import paired_difference
+from tailshift.metrics.scorecard import CardConfig, ScoreCard
 from tests.metrics.synth import labels, make_scenes
 
 MID35 = np.union1d((np.arange(32) + 0.5) / 32, [0.99, 0.995, 0.999])
@@ -273,7 +273,7 @@ def test_calibrated_sedi_does_not_reward_a_quantised_retrieval(world):
 
 def _direct_calibrated_sedi(ref, ret, p):
     """Each field's top (1 - p) n pixels, ties broken at random: SEDI from the pixels."""
-    from metrics.kernels import sedi
+    from tailshift.metrics.kernels import sedi
 
     rng = np.random.default_rng(0)
     r, f = ref.ravel().astype(float), ret.ravel().astype(float)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import wasserstein_distance
 
-from metrics.bins import LogBins
+from tailshift.metrics.bins import LogBins
 
 
 def _hist(b: LogBins, x):

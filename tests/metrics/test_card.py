@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import scoringrules as sr
 
-from benchmark.errors import BadInputError
-from metrics import REGISTRY
-from metrics import kernels as K
-from metrics.card import CardConfig, ScoreCard, gap
+from tailshift.errors import BadInputError
+from tailshift.metrics import REGISTRY
+from tailshift.metrics import kernels as K
+from tailshift.metrics.scorecard import CardConfig, ScoreCard, gap
 from tests.metrics.synth import labels, make_scenes, quantile_forecast
 
 LEVELS = (np.arange(16) + 0.5) / 16
@@ -483,7 +483,7 @@ def test_gap_normal_approximation():
 
 
 def test_card_pit_equals_kernel_pit(data):
-    from metrics import kernels as K
+    from tailshift.metrics import kernels as K
 
     ref = data["ref"]
     q = data["q"].copy()

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy.stats import genextreme
 
-from metrics import extremes as E
-from metrics.bootstrap import poisson_weights, unit_keys
+from tailshift.metrics import extremes as E
+from tailshift.metrics.bootstrap import poisson_weights, unit_keys
 
 
 @pytest.mark.parametrize("xi", [-0.2, 0.0, 0.15, 0.3])

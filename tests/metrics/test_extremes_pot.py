@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import expon, genextreme, genpareto, kstest
 
-from metrics import extremes as E
+from tailshift.metrics import extremes as E
 
 
 def test_block_maxima_drops_small_blocks_group_mode_and_counts():

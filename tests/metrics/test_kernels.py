@@ -7,7 +7,7 @@ import pytest
 import scoringrules as sr
 from scipy.special import ndtri
 
-from metrics import kernels as K
+from tailshift.metrics import kernels as K
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from metrics import trends as T
+from tailshift.metrics import trends as T
 
 G, B = 5, 6
 LEVELS = 10.0 ** np.arange(G)  # 1, 10, 100, 1000, 10000

@@ -6,9 +6,9 @@ import shutil
 
 import pytest
 
-from benchmark import schema
-from benchmark.cli import main
-from benchmark.dataset import role_sizes
+from tailshift import schema
+from tailshift.app.cli import main
+from tailshift.benchmark.dataset import role_sizes
 
 
 def run(capsys, *argv):
@@ -51,7 +51,7 @@ def test_show_without_data_prints_the_definition(capsys, tmp_path):
 
 
 def test_show_a_split_file(capsys, tmp_path):
-    from splits import SPLITS_DIR
+    from tailshift.splits import SPLITS_DIR
 
     path = tmp_path / "mine.toml"
     path.write_text((SPLITS_DIR / "iid.toml").read_text().replace('name = "iid"', 'name = "mine"'))

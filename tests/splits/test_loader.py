@@ -10,9 +10,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from benchmark import schema
-from benchmark.errors import BadInputError
-from splits import (
+from tailshift import schema
+from tailshift.errors import BadInputError
+from tailshift.splits import (
     SPLITS_DIR,
     check_disjoint,
     list_splits,
@@ -22,7 +22,7 @@ from splits import (
     scene_fraction,
     selections_may_overlap,
 )
-from splits.loader import Selection
+from tailshift.splits.loader import Selection
 
 SHIPPED = ["extremes", "iid", "regime", "sensor", "temporal"]
 
@@ -385,6 +385,6 @@ def test_missing_coordinate_is_bad_input():
 
 
 def test_import_splits_is_cheap():
-    code = "import sys, splits, splits.cli; print('torch' in sys.modules, 'xarray' in sys.modules)"
+    code = "import sys, splits, tailshift.app.splits_cli; print('torch' in sys.modules, 'xarray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from benchmark import schema
-from benchmark.io import store_checksum, write_manifest, write_store
-from benchmark.testing import fake_store, make_fake_dataset
-from benchmark.world import card as wc
+from tailshift import schema
+from tailshift.benchmark.testing import fake_store, make_fake_dataset
+from tailshift.benchmark.world import card as wc
+from tailshift.io import store_checksum, write_manifest, write_store
 
 
 # ----------------------------------------------------------------------------------------------
@@ -162,7 +162,7 @@ def test_plots_are_written_and_deterministic(fake_card, tmp_path):
 
 
 def test_bad_input(tmp_path):
-    from benchmark.errors import BadInputError
+    from tailshift.errors import BadInputError
 
     with pytest.raises(BadInputError):
         wc.compute_card(tmp_path / "missing", progress=False)
@@ -178,7 +178,7 @@ def test_bad_input(tmp_path):
 # physics checks on hand-made worlds: a physical one passes, a broken one fails
 # ----------------------------------------------------------------------------------------------
 def _physics_world(path, physical: bool):
-    from benchmark.world.card import _simulator_offsets
+    from tailshift.benchmark.world.card import _simulator_offsets
 
     offsets = _simulator_offsets() or {c: 0.0 for c in schema.CHANNEL_NAMES}
     off = np.array([offsets[c] for c in schema.CHANNEL_NAMES], dtype=np.float32)
@@ -256,7 +256,7 @@ def test_physics_checks_pass_a_physical_world_and_fail_a_broken_one(tmp_path):
 # CLI
 # ----------------------------------------------------------------------------------------------
 def test_cli_info(fake_data, tmp_path, capsys):
-    from benchmark.cli import main
+    from tailshift.app.cli import main
 
     assert main(["--data", str(fake_data), "data", "info", "--no-plots"]) == 0
     assert "Climatology" in capsys.readouterr().out
@@ -268,7 +268,7 @@ def test_cli_info(fake_data, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_cli_info_writes_plots(tmp_path):
-    from benchmark.cli import main
+    from tailshift.app.cli import main
 
     d = make_fake_dataset(tmp_path / "data", n_obs=20, n_sim=10, size=8)
     assert main(["data", "info", str(d)]) == 0  # default: DIR/card/
@@ -288,7 +288,7 @@ def test_cli_info_writes_plots(tmp_path):
 # ----------------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_card_on_generated_tiny_world(tmp_path):
-    generate = pytest.importorskip("benchmark.world.generate")
+    generate = pytest.importorskip("tailshift.benchmark.world.generate")
     if "tiny" not in getattr(generate, "PRESETS", {}):
         pytest.skip("no tiny preset")
     d = generate.generate(tmp_path / "w", preset="tiny", seed=0, progress=False)

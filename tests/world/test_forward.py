@@ -9,10 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark.errors import BadInputError
-from benchmark.schema import CHANNEL_NAMES, CHANNELS, REGIME_SURFACE
-from benchmark.world import rt
-from benchmark.world.forward import (
+from tailshift.benchmark.world import rt
+from tailshift.benchmark.world.forward import (
     SIM_OFFSETS,
     clw_observed,
     clw_simulator,
@@ -20,7 +18,9 @@ from benchmark.world.forward import (
     observed_tb,
     simulated_tb,
 )
-from benchmark.world.grid import FACTOR, FineColumns, smooth_fine
+from tailshift.benchmark.world.grid import FACTOR, FineColumns, smooth_fine
+from tailshift.errors import BadInputError
+from tailshift.schema import CHANNEL_NAMES, CHANNELS, REGIME_SURFACE
 
 IX = {name: i for i, name in enumerate(CHANNEL_NAMES)}
 
@@ -362,10 +362,10 @@ def test_bad_columns_raise_bad_input():
 
 def test_regime_climate_matches_the_generator_climate():
     """The calibration / simulator climate equals the generator's present-day regime means."""
-    climate = pytest.importorskip("benchmark.world.climate")
+    climate = pytest.importorskip("tailshift.benchmark.world.climate")
     regimes = getattr(climate, "REGIMES", None)
     if not isinstance(regimes, dict):
-        pytest.skip("benchmark.world.climate.REGIMES is not a dict of regime parameters")
+        pytest.skip("tailshift.benchmark.world.climate.REGIMES is not a dict of regime parameters")
     for name, ours in rt.REGIME_CLIMATE.items():
         theirs = regimes[name]
         assert ours["skin_temperature"] == pytest.approx(theirs.t_skin)

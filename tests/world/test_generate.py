@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from benchmark import schema
-from benchmark.cli import main
-from benchmark.errors import BadInputError
-from benchmark.io import read_manifest, store_checksum
-from benchmark.testing import fake_store
-from benchmark.world import climate
-from benchmark.world import generate as gen
+from tailshift import schema
+from tailshift.app.cli import main
+from tailshift.benchmark.testing import fake_store
+from tailshift.benchmark.world import climate
+from tailshift.benchmark.world import generate as gen
+from tailshift.errors import BadInputError
+from tailshift.io import read_manifest, store_checksum
 
 
 @pytest.fixture(scope="module")
@@ -175,11 +175,11 @@ def test_unwritable_parent(tmp_path, monkeypatch):
     parent = tmp_path / "ro"
     parent.mkdir()
     if os.geteuid() == 0:  # root ignores permission bits: simulate a read-only parent
-        import benchmark.atomic
+        import tailshift.atomic
 
         real = os.access
         monkeypatch.setattr(
-            benchmark.atomic.os,
+            tailshift.atomic.os,
             "access",
             lambda p, mode: False if os.fspath(p) == os.fspath(parent) else real(p, mode),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark.world import grid
+from tailshift.benchmark.world import grid
 
 
 def test_block_mean_equals_reshape_mean():
@@ -24,7 +24,7 @@ def test_block_mean_equals_reshape_mean():
 
 
 def test_reference_precip_has_no_ringing_and_keeps_the_rain():
-    from benchmark.world import rain as rain_mod
+    from tailshift.benchmark.world import rain as rain_mod
 
     rain = np.zeros((4, 64, 64), dtype=np.float32)
     rain[0, 20:24, 30:33] = 40.0  # a convective core in a dry scene

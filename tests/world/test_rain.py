@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark import schema
-from benchmark.world import climate, grid, rain
+from tailshift import schema
+from tailshift.benchmark.world import climate, grid, rain
 
 SHAPE = (64, 64)
 

@@ -167,10 +167,10 @@ def resolve_channels(spec: str | list[str] | tuple[str, ...]) -> tuple[str, ...]
 
     Raises
     ------
-    benchmark.errors.BadInputError
+    tailshift.errors.BadInputError
         If a name is not a GMI channel of :data:`CHANNELS` or the set name is unknown.
     """
-    from benchmark.errors import BadInputError
+    from tailshift.errors import BadInputError
 
     if isinstance(spec, str):
         if spec not in CHANNEL_SETS:

@@ -2,7 +2,7 @@
 
 ``show`` prints the definition (train sources, each role's selections and channels, the split
 hash) and, when the dataset directory (global ``--data``) exists, the role sizes on that dataset:
-scenes per source, years, regimes and warming range (:func:`benchmark.dataset.role_sizes`). When
+scenes per source, years, regimes and warming range (:func:`tailshift.benchmark.dataset.role_sizes`). When
 the directory does not exist it says so and prints the definition only; a directory that exists
 but is broken is an error (exit 2).
 """
@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from benchmark.cli_common import console, settings
+from tailshift.app.common import console, settings
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -23,7 +23,7 @@ def list_cmd() -> None:
     """List the shipped splits with their roles and hash."""
     from rich.table import Table
 
-    from splits.loader import list_splits, load_split
+    from tailshift.splits.loader import list_splits, load_split
 
     table = Table(title="TailShift splits")
     for col in ("name", "roles", "train sources", "hash", "description"):
@@ -49,8 +49,8 @@ def show_cmd(
     name: Annotated[str, typer.Argument(help="Split name (see 'splits list') or a .toml path.")],
 ) -> None:
     """Show a split's definition and, with a dataset, its role sizes."""
-    from benchmark import schema
-    from splits.loader import load_split
+    from tailshift import schema
+    from tailshift.splits.loader import load_split
 
     sp = load_split(name)
     con = console()
@@ -78,7 +78,7 @@ def show_cmd(
             + f"'tailshift data generate --out {data_dir}' or pass --data DIR)"
         )
         return
-    from benchmark.dataset import role_sizes
+    from tailshift.benchmark.dataset import role_sizes
 
     sizes = role_sizes(data_dir, sp)
     say(f"role sizes on {data_dir}:")

@@ -2,12 +2,12 @@
 
 Run with ``bash scripts/bench.sh -k unet`` (pytest-benchmark). Each benchmark stores its
 throughput in scenes/s in ``extra_info`` (``scenes_per_s``) so the JSON output can be compared
-between machines. Data: a fake 64 x 64 x 13 dataset (:func:`benchmark.testing.make_fake_dataset`),
+between machines. Data: a fake 64 x 64 x 13 dataset (:func:`tailshift.benchmark.testing.make_fake_dataset`),
 the size of the quick and standard worlds' scenes.
 
 * ``test_train_step``: one AdamW step of the default-config U-Net (width 16, depth 3) on a batch
   of 16 scenes -- the model's training throughput;
-* ``test_loader_stream`` / ``test_loader_cached``: :class:`baselines.train.SceneSource` delivering
+* ``test_loader_stream`` / ``test_loader_cached``: :class:`tailshift.baselines.train.SceneSource` delivering
   normalised, transformed batches from Zarr (streamed blocks) and from memory -- the loader's
   throughput, to compare with the model's (the loader should not be the bottleneck);
 * ``test_predict``: ``UNetModel.predict`` on 32 scenes;
@@ -29,9 +29,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from baselines import common, registry, unet  # noqa: E402
-from baselines.train import SceneSource  # noqa: E402
-from benchmark import schema  # noqa: E402
+from tailshift import schema  # noqa: E402
+from tailshift.baselines import common, registry, unet  # noqa: E402
+from tailshift.baselines.train import SceneSource  # noqa: E402
 
 SIZE = 64
 BATCH = 16
@@ -39,7 +39,7 @@ BATCH = 16
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    from benchmark.testing import make_fake_dataset
+    from tailshift.benchmark.testing import make_fake_dataset
 
     return make_fake_dataset(tmp_path_factory.mktemp("bench") / "data", n_obs=160, n_sim=16,
                              size=SIZE, chunk=32)
@@ -81,7 +81,7 @@ def test_train_step(benchmark, width, batch, amp):
     config = dataclasses.replace(registry.load_config("unet"), width=width)
     torch.manual_seed(0)
     net = unet.build_network(config, 13, len(common.QUANTILE_LEVELS)).to(DEVICE)
-    from baselines.losses import pinball_loss
+    from tailshift.baselines.losses import pinball_loss
 
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
@@ -131,8 +131,8 @@ def test_predict(benchmark, obs):
 
 
 def test_run_predictions(benchmark, data, tmp_path):
-    from benchmark.dataset import role_sizes
-    from benchmark.submission import run_predictions
+    from tailshift.app.submission import run_predictions
+    from tailshift.benchmark.dataset import role_sizes
 
     run = registry.train("unet", {"width": 16, "depth": 3, "max_epochs": 1, "max_train_scenes": 16},
                          data, "temporal", tmp_path / "run")

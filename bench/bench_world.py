@@ -1,6 +1,6 @@
 """Throughput of the world generator, in scenes per second.
 
-* ``test_bench_rain_fields``: rain fields only (:func:`benchmark.world.rain.rain_batch`), one
+* ``test_bench_rain_fields``: rain fields only (:func:`tailshift.benchmark.world.rain.rain_batch`), one
   batch of 64 scenes of 128 x 128 fine pixels (the quick/standard fine grid), all regimes.
 * ``test_bench_generate_tiny``: the whole pipeline on the ``tiny`` preset (160 scenes of
   32 x 32 output pixels): scene table, rain, forward operators, reference label, Zarr writes,
@@ -25,8 +25,8 @@ N_RAIN, FINE = 64, 128
 
 
 def _rain_once():
-    from benchmark import schema
-    from benchmark.world.rain import rain_batch
+    from tailshift import schema
+    from tailshift.benchmark.world.rain import rain_batch
 
     rngs = [np.random.default_rng([0, i]) for i in range(N_RAIN)]
     regimes = [schema.REGIMES[i % len(schema.REGIMES)] for i in range(N_RAIN)]
@@ -40,7 +40,7 @@ def test_bench_rain_fields(benchmark):
 
 
 def test_bench_generate_tiny(benchmark, tmp_path):
-    from benchmark.world.generate import PRESETS, generate
+    from tailshift.benchmark.world.generate import PRESETS, generate
 
     p = PRESETS["tiny"]
     counter = iter(range(1_000_000))
@@ -54,7 +54,7 @@ def test_bench_generate_tiny(benchmark, tmp_path):
 
 
 def main() -> None:  # pragma: no cover - manual timing
-    from benchmark.world.generate import PRESETS, generate
+    from tailshift.benchmark.world.generate import PRESETS, generate
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="tiny", choices=sorted(PRESETS))

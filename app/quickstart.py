@@ -25,7 +25,7 @@ from typing import Annotated
 
 import typer
 
-from benchmark.errors import BadInputError
+from tailshift.errors import BadInputError
 
 #: Baselines trained by default: the four reference baselines with their quick configs.
 DEFAULT_BASELINES = ("climatology", "bayesian", "gbm", "unet")
@@ -48,13 +48,13 @@ class QuickstartReport:
 
 def ensure_world(data_dir: Path, preset: str, seed: int, progress: bool = True) -> bool:
     """Generate the world unless ``data_dir`` already holds it; return True if generated."""
-    from benchmark.io import read_manifest
-    from benchmark.world.generate import generate
+    from tailshift.benchmark.world.generate import generate
+    from tailshift.io import read_manifest
 
     if (data_dir / "manifest.json").is_file():
         manifest = read_manifest(data_dir)
         if manifest.get("preset") == preset and int(manifest.get("seed", -1)) == seed:
-            from benchmark.world.generate import GENERATOR_VERSION
+            from tailshift.benchmark.world.generate import GENERATOR_VERSION
 
             if manifest.get("generator_version") == GENERATOR_VERSION:
                 return False
@@ -73,7 +73,7 @@ def ensure_world(data_dir: Path, preset: str, seed: int, progress: bool = True) 
 
 def summary_rows(results: Sequence[Path]) -> list[dict]:
     """One row per (split, submission): headline ID/OOD values from the result files."""
-    from benchmark.results import read_result
+    from tailshift.benchmark.results import read_result
 
     rows = []
     for path in results:
@@ -129,13 +129,13 @@ def run_quickstart(
     console=None,
 ) -> QuickstartReport:
     """Run the quickstart; see the module docstring. Returns a :class:`QuickstartReport`."""
-    from baselines import registry
-    from baselines.cli import RichProgress
-    from benchmark.cli_common import console as make_console
-    from benchmark.submission import submit
-    from benchmark.world.card import compute_card, render_card, write_card_plots
-    from leaderboard.build import build_site
-    from splits import load_split
+    from tailshift.app.baselines_cli import RichProgress
+    from tailshift.app.common import console as make_console
+    from tailshift.app.submission import submit
+    from tailshift.baselines import registry
+    from tailshift.benchmark.world.card import compute_card, render_card, write_card_plots
+    from tailshift.leaderboard.build import build_site
+    from tailshift.splits import load_split
 
     con = console or make_console()
     data_dir, work_dir = Path(data_dir), Path(work_dir)
@@ -221,7 +221,7 @@ def register(app: typer.Typer) -> None:
         ] = "quick",
     ) -> None:
         """Offline end-to-end run: quick world, card, fast baselines, scores, leaderboard site."""
-        from benchmark.cli_common import settings
+        from tailshift.app.common import settings
 
         run_quickstart(
             data_dir=settings(ctx).data_dir,

@@ -1,5 +1,5 @@
-"""``tailshift score`` and ``tailshift export``: thin commands over :mod:`benchmark.evaluate`
-and :mod:`benchmark.export` (CONVENTIONS.md 11).
+"""``tailshift score`` and ``tailshift export``: thin commands over :mod:`tailshift.benchmark.evaluate`
+and :mod:`tailshift.benchmark.export` (CONVENTIONS.md 11).
 
 ::
 
@@ -21,8 +21,8 @@ from typing import Annotated
 
 import typer
 
-from benchmark.cli_common import console, settings
-from benchmark.errors import BadInputError
+from tailshift.app.common import console, settings
+from tailshift.errors import BadInputError
 
 SplitOpt = Annotated[str, typer.Option("--split", help="Split name (see 'tailshift splits list').")]
 RoleOpt = Annotated[
@@ -75,7 +75,7 @@ def _fmt(x) -> str:
 def _print_scores(path: Path, role: str) -> None:
     from rich.table import Table
 
-    from benchmark.results import read_result
+    from tailshift.benchmark.results import read_result
 
     result = read_result(path)
     block = result["roles"][role]
@@ -103,7 +103,7 @@ def _print_scores(path: Path, role: str) -> None:
 
 def unranked_notes(path: Path, roles=None) -> list[str]:
     """One line per role of the result file at ``path`` whose forecast is not admissible."""
-    from benchmark.results import read_result
+    from tailshift.benchmark.results import read_result
 
     out = []
     for role, block in read_result(path)["roles"].items():
@@ -154,7 +154,7 @@ def score_command(
     scheduler: SchedulerOpt = None,
 ) -> None:
     """Validate predictions for one split role, score them and write the result file."""
-    from benchmark.evaluate import check_prediction_file, score
+    from tailshift.benchmark.evaluate import check_prediction_file, score
 
     opts = settings(ctx)
     if validate_only:
@@ -196,7 +196,7 @@ def export_command(
     chunk: Annotated[int, typer.Option("--chunk", min=1, help="Scenes per written chunk.")] = 64,
 ) -> None:
     """Export a role's model inputs (TBs, ancillary, scene ids; no labels) for external models."""
-    from benchmark.export import export_role
+    from tailshift.benchmark.export import export_role
 
     opts = settings(ctx)
     with _progress(f"exporting {split}/{role}") as update:

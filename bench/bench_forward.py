@@ -16,9 +16,9 @@ N_SCENES, SIZE = 32, 128
 
 def make_batch(n: int = N_SCENES, size: int = SIZE, seed: int = 0):
     """Patchy rain (~10 % wet) in all five regimes with their climatological ancillaries."""
-    from benchmark.schema import REGIME_SURFACE, REGIMES
-    from benchmark.world.grid import FineColumns, smooth_fine
-    from benchmark.world.rt import REGIME_CLIMATE
+    from tailshift.benchmark.world.grid import FineColumns, smooth_fine
+    from tailshift.benchmark.world.rt import REGIME_CLIMATE
+    from tailshift.schema import REGIME_SURFACE, REGIMES
 
     rng = np.random.default_rng(seed)
     g = smooth_fine(rng.standard_normal((n, size, size)).astype(np.float32), 20.0, 20.0)
@@ -44,7 +44,7 @@ def make_batch(n: int = N_SCENES, size: int = SIZE, seed: int = 0):
 
 
 def test_bench_observed_tb(benchmark):
-    from benchmark.world.forward import observed_tb
+    from tailshift.benchmark.world.forward import observed_tb
 
     cols = make_batch()
     tb = benchmark(lambda: observed_tb(cols, np.random.default_rng(0)))
@@ -52,7 +52,7 @@ def test_bench_observed_tb(benchmark):
 
 
 def test_bench_simulated_tb(benchmark):
-    from benchmark.world.forward import simulated_tb
+    from tailshift.benchmark.world.forward import simulated_tb
 
     cols = make_batch()
     tb = benchmark(lambda: simulated_tb(cols, np.random.default_rng(0)))
@@ -60,7 +60,7 @@ def test_bench_simulated_tb(benchmark):
 
 
 def main() -> None:  # pragma: no cover - manual timing
-    from benchmark.world.forward import observed_tb, simulated_tb
+    from tailshift.benchmark.world.forward import observed_tb, simulated_tb
 
     cols = make_batch()
     for label, fn in (

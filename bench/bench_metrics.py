@@ -28,7 +28,7 @@ import pytest
 from scipy.ndimage import uniform_filter
 from scipy.special import ndtri
 
-from metrics.card import CardConfig, ScoreCard
+from tailshift.metrics.scorecard import CardConfig, ScoreCard
 from tests.metrics.synth import labels, make_scenes
 
 sr = pytest.importorskip("scoringrules")  # imported here: import time is not CRPS time
@@ -77,7 +77,7 @@ _TIMES: dict[str, float] = {}
 
 @pytest.mark.benchmark(group="card-2M-pixels-x-32-quantiles")
 def test_full_card(benchmark, big):
-    from metrics import REGISTRY
+    from tailshift.metrics import REGISTRY
 
     res = benchmark.pedantic(_card, args=(big,), rounds=2, iterations=1)
     assert len(res["scores"]) == len(REGISTRY)
@@ -116,8 +116,8 @@ def test_scoringrules_crps_alone(benchmark, big):
 def test_tail_card_1000_replicates(benchmark):
     from scipy.stats import genextreme
 
-    from metrics import REGISTRY
-    from metrics.view import StatView
+    from tailshift.metrics import REGISTRY
+    from tailshift.metrics.view import StatView
 
     d = make_scenes(n=64, size=8, seed=1)
     cfg = CardConfig(n_boot=0, n_boot_tail=1000,

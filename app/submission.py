@@ -7,7 +7,7 @@ Model forms (DESIGN.md "Models"), told apart by :func:`load_models`:
    A bare callable (SatRain's ``retrieval_fn(xr.Dataset) -> xr.Dataset`` convention) is wrapped
    as its ``predict``. Optional attributes: ``training_sources`` (else ``--sources``, else
    ``("obs",)``), ``description``.
-2. A run directory written by ``tailshift train`` (``run.json``; :mod:`baselines.rundir`), or a
+2. A run directory written by ``tailshift train`` (``run.json``; :mod:`tailshift.baselines.rundir`), or a
    directory of run directories: each run is submitted for the split it was trained for, its
    training sources, split hash and dataset checksum are read from its metadata and checked.
 3. A TorchScript (``.pt``/``.ts``) or ``torch.export`` (``.pt2``) file with a sidecar TOML of the
@@ -28,14 +28,14 @@ Model forms (DESIGN.md "Models"), told apart by :func:`load_models`:
 Running (:func:`run_predictions`): the role's inputs (TBs and ancillary scene coordinates, never
 the labels) are read ``batch_size`` scenes at a time, the model's output is checked batch by batch
 (type, variables, dims, sizes, scene ids, quantile levels), appended to a Zarr store in a
-temporary directory and, after :func:`benchmark.predictions.load_predictions` validated the
+temporary directory and, after :func:`tailshift.benchmark.predictions.load_predictions` validated the
 whole file, renamed into place. Memory is bounded by one batch of inputs and outputs. A model
 that raises, returns the wrong thing, or exceeds ``timeout`` seconds on a batch stops the run with
 an error naming the batch and its scene ids; nothing partial is written.
 
 Submitting (:func:`submit`): for each split, every evaluation role is predicted and validated
-first, then scored with :func:`benchmark.evaluate.score_role`; the result file is written once
-(:func:`benchmark.results.write_result`) only when every role succeeded.
+first, then scored with :func:`tailshift.benchmark.evaluate.score_role`; the result file is written once
+(:func:`tailshift.benchmark.results.write_result`) only when every role succeeded.
 """
 
 from __future__ import annotations
@@ -59,8 +59,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmark import schema
-from benchmark.errors import BadInputError, TailShiftError
+from tailshift import schema
+from tailshift.errors import BadInputError, TailShiftError
 
 #: Default scenes per model call.
 DEFAULT_BATCH = 16
@@ -158,8 +158,8 @@ def _load_python(spec: str, sources: Sequence[str] | None) -> LoadedModel:
 
 
 def _load_run(path: Path, device: str = "cpu") -> LoadedModel:
-    from baselines import registry
-    from baselines.rundir import RunDir
+    from tailshift.baselines import registry
+    from tailshift.baselines.rundir import RunDir
 
     run = RunDir(path)
     model = registry.load(run, device=device)
@@ -176,8 +176,8 @@ class ProgramModel:
     def __init__(self, path: Path, side: dict[str, Any], device: str = "cpu"):
         import torch
 
-        from baselines import common
-        from baselines.train import resolve_device
+        from tailshift.baselines import common
+        from tailshift.baselines.train import resolve_device
 
         self.path = path
         self.device = resolve_device(device)
@@ -215,7 +215,7 @@ class ProgramModel:
     def predict(self, inputs: Any) -> Any:
         import torch
 
-        from baselines import common
+        from tailshift.baselines import common
 
         tb = common.tb_array(inputs, self.channels, fill=self.mean)
         x = np.nan_to_num((tb - self.mean[None, :, None, None]) / self.std[None, :, None, None])
@@ -411,10 +411,10 @@ def run_predictions(
     BadInputError
         Bad arguments, or the model's output is not in the predictions schema.
     """
-    from benchmark.atomic import atomic_dir, atomic_file, check_target
-    from benchmark.dataset import select_role
-    from benchmark.predictions import load_predictions
-    from splits import load_split
+    from tailshift.atomic import atomic_dir, atomic_file, check_target
+    from tailshift.benchmark.dataset import select_role
+    from tailshift.benchmark.predictions import load_predictions
+    from tailshift.splits import load_split
 
     if isinstance(model, LoadedModel):
         model = model.model
@@ -492,7 +492,7 @@ def run_predictions(
 # -------------------------------------------------------------------------------- submitting
 def check_run_against(m: LoadedModel, split: Any, data_dir: str | Path) -> None:
     """A run may only be evaluated on the split (version) and dataset it was trained for."""
-    from benchmark.io import read_manifest
+    from tailshift.io import read_manifest
 
     if m.kind != "run":
         return
@@ -523,7 +523,7 @@ def combine_test_roles(blocks: dict, stats: dict) -> dict | None:
     their union spans the whole record (e.g. 1998-2100 in the temporal split). Returns ``None``
     unless both roles were scored with the same channels (the sensor split's roles differ).
     """
-    from benchmark.evaluate import finalize
+    from tailshift.benchmark.evaluate import finalize
 
     roles = schema.EVAL_ROLES
     if not all(r in stats for r in roles):
@@ -573,16 +573,16 @@ def submit(
     list of pathlib.Path
         The result files written (one per split).
     """
-    from benchmark.evaluate import score_role
-    from benchmark.io import read_manifest
-    from benchmark.results import (
+    from tailshift.benchmark.evaluate import score_role
+    from tailshift.benchmark.results import (
         DEFAULT_RESULTS_DIR,
         build_result,
         check_writable,
         result_path,
         write_result,
     )
-    from splits import load_split
+    from tailshift.io import read_manifest
+    from tailshift.splits import load_split
 
     if sources:
         bad = [s for s in sources if s not in schema.SOURCES]

@@ -1,7 +1,7 @@
 """``tailshift data ...``: generate and describe the synthetic world.
 
 Thin wrappers around library functions (CONVENTIONS.md 11): ``generate`` calls
-:func:`benchmark.world.generate.generate`. Other commands of this group are appended below as
+:func:`tailshift.benchmark.world.generate.generate`. Other commands of this group are appended below as
 functions decorated with ``@app.command``.
 """
 
@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from benchmark.cli_common import console, settings
+from tailshift.app.common import console, settings
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -38,8 +38,8 @@ def generate_cmd(
     """Generate the synthetic world: obs.zarr, sim.zarr and manifest.json."""
     import time
 
-    from benchmark.io import read_manifest
-    from benchmark.world.generate import generate
+    from tailshift.benchmark.world.generate import generate
+    from tailshift.io import read_manifest
 
     target = out if out is not None else settings(ctx).data_dir
     con = console()
@@ -74,8 +74,8 @@ def info_command(
     ] = False,
 ) -> None:
     """Print the world's climatology card (targets, physics, scaling, sim-obs) and write its plots."""
-    from benchmark.errors import TailShiftError
-    from benchmark.world.card import compute_card, render_card, write_card_plots
+    from tailshift.benchmark.world.card import compute_card, render_card, write_card_plots
+    from tailshift.errors import TailShiftError
 
     data_dir = data_dir if data_dir is not None else settings(ctx).data_dir
     out = console()

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from benchmark.errors import BadInputError
+from tailshift.errors import BadInputError
 
 
 def check_target(path: Path, force: bool, what: str = "output") -> None:

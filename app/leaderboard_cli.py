@@ -1,6 +1,6 @@
 """``tailshift leaderboard ...``: build the static leaderboard site (issue 5).
 
-A thin layer over :func:`leaderboard.build.build_site` (CONVENTIONS.md 11).
+A thin layer over :func:`tailshift.leaderboard.build.build_site` (CONVENTIONS.md 11).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ def build(
                                         "TailShift site.")] = False,
 ) -> None:
     """Build the site from result files; open OUT/index.html in a browser (works offline)."""
-    from benchmark.cli_common import console
-    from leaderboard.build import build_site
+    from tailshift.app.common import console
+    from tailshift.leaderboard.build import build_site
 
     con = console()
     with con.status("building the leaderboard site"):

@@ -12,8 +12,8 @@ from typing import Annotated
 
 import typer
 
-from benchmark.cli_common import Settings, default_data_dir
-from benchmark.errors import BadInputError, TailShiftError
+from tailshift.app.common import Settings, default_data_dir
+from tailshift.errors import BadInputError, TailShiftError
 
 app = typer.Typer(
     name="tailshift",
@@ -40,21 +40,21 @@ def _root(
 
 
 def _register() -> None:
-    from benchmark.world.cli import app as data_app
-    from leaderboard.cli import app as leaderboard_app
-    from splits.cli import app as splits_app
+    from tailshift.app.leaderboard_cli import app as leaderboard_app
+    from tailshift.app.splits_cli import app as splits_app
+    from tailshift.app.world_cli import app as data_app
 
     app.add_typer(data_app, name="data", help="Generate and describe the synthetic world.")
     app.add_typer(splits_app, name="splits", help="List and show the OOD splits.")
     app.add_typer(leaderboard_app, name="leaderboard", help="Build the static leaderboard site.")
 
-    import baselines.cli
-    import benchmark.quickstart
-    import benchmark.score_cli
+    import tailshift.app.baselines_cli
+    import tailshift.app.quickstart
+    import tailshift.app.score
 
-    benchmark.score_cli.register(app)
-    baselines.cli.register(app)
-    benchmark.quickstart.register(app)
+    tailshift.app.score.register(app)
+    tailshift.app.baselines_cli.register(app)
+    tailshift.app.quickstart.register(app)
 
 
 _register()

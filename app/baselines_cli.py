@@ -1,8 +1,8 @@
 """``tailshift train``, ``tailshift predict`` and ``tailshift submit`` (thin: library calls only).
 
-``train`` -> :func:`baselines.registry.train`; ``predict`` -> :func:`benchmark.submission.run_predictions`;
-``submit`` -> :func:`benchmark.submission.submit`. ``--data`` / ``--scheduler`` are the root options
-(:func:`benchmark.cli_common.settings`).
+``train`` -> :func:`tailshift.baselines.registry.train`; ``predict`` -> :func:`tailshift.app.submission.run_predictions`;
+``submit`` -> :func:`tailshift.app.submission.submit`. ``--data`` / ``--scheduler`` are the root options
+(:func:`tailshift.app.common.settings`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from benchmark.cli_common import console, settings
+from tailshift.app.common import console, settings
 
 
 class RichProgress:
@@ -79,7 +79,7 @@ def register(app: typer.Typer) -> None:
         force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run directory.")] = False,
     ) -> None:
         """Train a reference baseline; writes a run directory (checkpoints, run.json, weights)."""
-        from baselines import registry
+        from tailshift.baselines import registry
 
         s = settings(ctx)
         spec = registry.get(baseline)
@@ -107,8 +107,8 @@ def register(app: typer.Typer) -> None:
         device: Annotated[str, typer.Option("--device", help="Inference device for torch models: cpu, cuda, cuda:N, auto.")] = "cpu",
     ) -> None:
         """Run a model over one role of a split and write a validated prediction file."""
-        from benchmark.submission import check_run_against, load_model, run_predictions
-        from splits import load_split
+        from tailshift.app.submission import check_run_against, load_model, run_predictions
+        from tailshift.splits import load_split
 
         s = settings(ctx)
         m = load_model(model, _sources(sources), device)
@@ -139,8 +139,8 @@ def register(app: typer.Typer) -> None:
         device: Annotated[str, typer.Option("--device", help="Inference device for torch models: cpu, cuda, cuda:N, auto.")] = "cpu",
     ) -> None:
         """Predict, validate and score a model on every evaluation role of each split."""
-        from benchmark.score_cli import unranked_notes
-        from benchmark.submission import submit
+        from tailshift.app.score import unranked_notes
+        from tailshift.app.submission import submit
 
         s = settings(ctx)
         with RichProgress() as prog:

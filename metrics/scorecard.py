@@ -9,21 +9,21 @@ Usage (the evaluation runner feeds it chunk by chunk; cards merge for dask tree 
     result = card.finalize()
 
 Design (docs/protocol.md): every metric in :data:`metrics.REGISTRY` declares the statistic
-blocks it is reduced from (:mod:`metrics.stats`, columns by name). For each chunk the card
+blocks it is reduced from (:mod:`tailshift.metrics.stats`, columns by name). For each chunk the card
 computes those blocks **per scene**, multiplies them by the scene's bootstrap weights and adds
 them into ``(R, ...)`` accumulators (``R = n_boot + 1``, replicate 0 = the full sample): overall,
 per group label, per (regime, warming bin) trend cell and per year. :meth:`ScoreCard.finalize`
 freezes the sums into a :class:`Reduced` value, and metric reducers read only that
-(:class:`metrics.view.StatView`). Memory is ``O(bins x groups x replicates)`` plus 24 bytes per
+(:class:`tailshift.metrics.view.StatView`). Memory is ``O(bins x groups x replicates)`` plus 24 bytes per
 scene for the scene maxima of the tail metrics; results do not depend on chunking or order
-(weights are a hash of the scene id, :mod:`metrics.bootstrap`).
+(weights are a hash of the scene id, :mod:`tailshift.metrics.bootstrap`).
 
 Policies (documented decisions):
 
 * **Quantile forecasts are distributions.** The levels are read as knots of a piecewise-linear
-  quantile function with flat ends (:func:`metrics.kernels.crps_quantiles`), and CRPS, twCRPS
+  quantile function with flat ends (:func:`tailshift.metrics.kernels.crps_quantiles`), and CRPS, twCRPS
   and PIT are those of that distribution, exactly; the mean pinball loss is reported as
-  ``quantile_loss``. Which level sets a ranked submission must use: :mod:`metrics.levels`.
+  ``quantile_loss``. Which level sets a ranked submission must use: :mod:`tailshift.metrics.levels`.
 * **NaN reference pixels are ignored** (set to zero in the reference and every prediction, and
   the counts corrected). Predictions must be finite.
 * Point estimate: ``point`` if given, else the 0.5 quantile (linear between levels), else the
@@ -33,7 +33,7 @@ Policies (documented decisions):
   loss and a uniform PIT; they are counted, not computed.
 * Groups of ``group_dims`` carry CIs only when ``n_boot_groups > 0``; tails and trends are
   headline-only.
-* Trends: per (regime, warming bin) cell, regime fixed effects (:mod:`metrics.trends`), at
+* Trends: per (regime, warming bin) cell, regime fixed effects (:mod:`tailshift.metrics.trends`), at
   least ``trend_min_bins`` populated warming bins; the intensity percentiles are of wet pixels.
 * Tails: region-year blocks with at least ``min_block_scenes`` scenes, standardised per regime,
   block bootstrap; peaks over threshold of the standardised scene maxima, scene bootstrap.
@@ -48,12 +48,12 @@ from types import MappingProxyType
 
 import numpy as np
 
-from benchmark.errors import BadInputError
-from metrics import stats as S
-from metrics.bins import LogBins
-from metrics.bootstrap import percentile_ci, poisson_weights, unit_keys
-from metrics.levels import check_levels, check_members
-from metrics.registry import REGISTRY
+from tailshift.errors import BadInputError
+from tailshift.metrics import stats as S
+from tailshift.metrics.bins import LogBins
+from tailshift.metrics.bootstrap import percentile_ci, poisson_weights, unit_keys
+from tailshift.metrics.levels import check_levels, check_members
+from tailshift.metrics.registry import REGISTRY
 
 #: Edges of the PIT histogram (20 bins).
 PIT_EDGES = np.linspace(0.0, 1.0, 21)
@@ -554,7 +554,7 @@ class ScoreCard:
     # --- finalize ----------------------------------------------------------------------------
 
     def reduce(self) -> Reduced:
-        """The frozen reduced statistics (what :class:`metrics.view.StatView` reads)."""
+        """The frozen reduced statistics (what :class:`tailshift.metrics.view.StatView` reads)."""
         scenes: dict = {}
         if self._scenes:
             cat = {k: np.concatenate([p[k] for p in self._scenes]) for k in self._scenes[0]}
@@ -577,7 +577,7 @@ class ScoreCard:
         )
 
     def finalize(self) -> dict:
-        """Reduce to values and CIs; see :mod:`benchmark.results` for the layout.
+        """Reduce to values and CIs; see :mod:`tailshift.benchmark.results` for the layout.
 
         Returns
         -------
@@ -587,7 +587,7 @@ class ScoreCard:
         """
         if self.n_scenes == 0:
             raise BadInputError("no scenes were given to the score card; nothing to score")
-        from metrics.view import finalize_reduced
+        from tailshift.metrics.view import finalize_reduced
 
         return finalize_reduced(self.reduce())
 

@@ -4,7 +4,7 @@ Run with the other benchmarks (``scripts/bench.sh``) or alone::
 
     .venv/bin/python benchmarks/bench_loader.py --n-obs 400 --size 32 --workers 0 2
 
-The data are :func:`benchmark.testing.make_fake_dataset` stores (Blosc-LZ4, chunks of 16 scenes,
+The data are :func:`tailshift.benchmark.testing.make_fake_dataset` stores (Blosc-LZ4, chunks of 16 scenes,
 13 channels), so the figure measures reading, decompressing, normalising and collating, not the
 world generator. Normalisation statistics are computed once beforehand (cached).
 """
@@ -20,7 +20,7 @@ import pytest
 
 
 def make_data(root: Path, n_obs: int = 400, n_sim: int = 100, size: int = 32) -> Path:
-    from benchmark.testing import make_fake_dataset
+    from tailshift.benchmark.testing import make_fake_dataset
 
     return make_fake_dataset(root / "data", n_obs=n_obs, n_sim=n_sim, size=size, seed=0, chunk=16)
 
@@ -32,7 +32,7 @@ def one_epoch(loader) -> int:
 def measure(
     data: Path, workers: int, split: str = "temporal", role: str = "train", batch: int = 16
 ):
-    from benchmark.torchdata import make_loader, normalisation_stats
+    from tailshift.benchmark.torchdata import make_loader, normalisation_stats
 
     stats = normalisation_stats(data, split)
     loader = make_loader(data, split, role, batch_size=batch, num_workers=workers, stats=stats)
@@ -48,7 +48,7 @@ def bench_data(tmp_path_factory):
 
 @pytest.mark.parametrize("workers", [0, 2])
 def test_loader_throughput(benchmark, bench_data, workers):
-    from benchmark.torchdata import make_loader, normalisation_stats
+    from tailshift.benchmark.torchdata import make_loader, normalisation_stats
 
     stats = normalisation_stats(bench_data, "temporal")
     loader = make_loader(

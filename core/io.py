@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from benchmark import schema
-from benchmark.atomic import atomic_dir, atomic_write_text
-from benchmark.errors import BadInputError
+from tailshift import schema
+from tailshift.atomic import atomic_dir, atomic_write_text
+from tailshift.errors import BadInputError
 
 #: Bump when the manifest layout changes.
 MANIFEST_VERSION = 1
