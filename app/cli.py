@@ -1,6 +1,6 @@
 """The ``tailshift`` command line (typer + rich).
 
-A thin layer: each package owns its subcommands (CONVENTIONS.md 11) and every command calls a
+A thin layer: each package owns its subcommands (docs/design.md, Conventions) and every command calls a
 library function usable from Python. Exit codes: 0 ok, 1 failure, 2 bad input.
 """
 
@@ -12,8 +12,9 @@ from typing import Annotated
 
 import typer
 
-from tailshift.app.common import Settings, default_data_dir
+from tailshift.app.common import Settings
 from tailshift.errors import BadInputError, TailShiftError
+from tailshift.paths import default_data_dir
 
 app = typer.Typer(
     name="tailshift",

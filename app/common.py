@@ -6,25 +6,21 @@ reads it with :func:`settings`. Library functions never read it.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
+from tailshift.paths import default_data_dir
+
 
 @dataclass(frozen=True)
 class Settings:
-    """Global CLI options (DESIGN.md "CLI")."""
+    """Global CLI options (docs/design.md "CLI")."""
 
     data_dir: Path
     scheduler: str | None = None
-
-
-def default_data_dir() -> Path:
-    """``$TAILSHIFT_DATA`` if set, else ``./data``."""
-    return Path(os.environ.get("TAILSHIFT_DATA", "data"))
 
 
 def settings(ctx: typer.Context) -> Settings:

@@ -1,6 +1,6 @@
 """``tailshift leaderboard ...``: build the static leaderboard site (issue 5).
 
-A thin layer over :func:`tailshift.leaderboard.build.build_site` (CONVENTIONS.md 11).
+A thin layer over :func:`tailshift.leaderboard.build.build_site` (docs/design.md, Conventions).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """``tailshift score`` and ``tailshift export``: thin commands over :mod:`tailshift.benchmark.evaluate`
-and :mod:`tailshift.benchmark.export` (CONVENTIONS.md 11).
+and :mod:`tailshift.benchmark.export` (docs/design.md, Conventions).
 
 ::
 

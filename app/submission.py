@@ -1,6 +1,6 @@
 """Submitting a model: load it, run it over every evaluation role, validate, score, write results.
 
-Model forms (DESIGN.md "Models"), told apart by :func:`load_models`:
+Model forms (docs/design.md "Models"), told apart by :func:`load_models`:
 
 1. ``path/to/file.py:factory`` (or ``package.module:factory``): ``factory()`` returns an object
    with ``predict(inputs: xr.Dataset) -> xr.Dataset`` in the predictions schema for that batch.

@@ -1,6 +1,6 @@
 """Open a dataset directory lazily, check it, and select the scenes of a split role.
 
-A dataset directory holds ``obs.zarr``, ``sim.zarr`` and ``manifest.json`` (DESIGN.md "Data
+A dataset directory holds ``obs.zarr``, ``sim.zarr`` and ``manifest.json`` (docs/design.md "Data
 model"). Everything here is lazy (xarray + dask, chunked along ``scene`` as stored): only the 1-D
 scene coordinates are read eagerly, so opening and selecting cost memory proportional to the
 number of scenes, not to the data.
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
     from tailshift.splits.loader import Split
 
-#: Variables every store must have (DESIGN.md "Data model").
+#: Variables every store must have (docs/design.md "Data model").
 REQUIRED_VARS = (schema.VAR_TB, schema.VAR_PRECIP)
 #: Scene coordinates every store must have (the ones splits select on, plus ``time``).
 REQUIRED_COORDS = (
@@ -614,7 +614,7 @@ def normalisation_stats(
         channel, so a role with fewer channels uses the train values of its channels.
     sources : sequence of str, optional
         Train sources to use. Default: ``("obs",)`` when the train role has observations (the
-        instrument a retrieval is applied to; simulated TBs carry the simulator's biases, SCIENCE.md
+        instrument a retrieval is applied to; simulated TBs carry the simulator's biases, docs/world.md
         6), else the train role's sources.
     cache : bool
         Read/write ``<data_dir>/cache/norm-<key>.json`` keyed by split hash, manifest checksum,

@@ -1,6 +1,6 @@
 """The evaluation runner: predictions + reference -> one role block of a result file.
 
-Scoring streams blocks of scenes through a :class:`tailshift.metrics.scorecard.ScoreCard` (DESIGN.md
+Scoring streams blocks of scenes through a :class:`tailshift.metrics.scorecard.ScoreCard` (docs/design.md
 "Evaluation protocol"): each block is read, turned into additive statistics, and merged; nothing
 holds more than one block of data, so peak memory does not grow with the number of scenes.
 
@@ -26,7 +26,7 @@ histograms, bootstrap weighting: nearly all the work -- runs in parallel on the 
 merges are cheap array additions. Because the floating-point sums are performed in the same
 order, distributed and in-process results are bitwise identical. (A pairwise tree would merge
 in parallel too, but needs O(log n) partial cards in memory in-process, so peak memory would
-grow with the number of scenes, which DESIGN.md rules out.) The scene-block bootstrap weights
+grow with the number of scenes, which the bounded-memory design rules out, docs/design.md.) The scene-block bootstrap weights
 depend only on ``(seed, block id, replicate)`` (:mod:`tailshift.metrics.bootstrap`), not on chunking.
 
 Predictions may be in any scene order; a block reads its scenes' positions (sorted) from the
@@ -38,7 +38,7 @@ Inputs derived here (decisions, stated once)
 --------------------------------------------
 - point estimate: ``surface_precip`` if given, else the 0.5 quantile (linear interpolation
   between the two nearest levels when 0.5 is not a level; clamped at the ends), else the
-  ensemble mean (DESIGN.md "Predictions");
+  ensemble mean (docs/design.md "Predictions");
 - ``block`` (GEV block maxima and bootstrap unit): ``"<region>-<year>"`` when the reference has
   both coordinates, else ``"<year>"``, else the scene id;
 - groups: the per-scene coordinates named by ``CardConfig.group_dims`` (``regime``,

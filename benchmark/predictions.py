@@ -1,6 +1,6 @@
 """Prediction files: open lazily, validate everything at once, align with the evaluation set.
 
-What ``tailshift score`` reads (DESIGN.md "Predictions"): a NetCDF file (``.nc``) or a Zarr store
+What ``tailshift score`` reads (docs/design.md "Predictions"): a NetCDF file (``.nc``) or a Zarr store
 (``.zarr`` directory) holding at least one of
 
 - ``surface_precip_quantiles`` (scene, quantile, y, x), the ``quantile`` coordinate strictly
@@ -16,7 +16,7 @@ inside a variable is free; variables are transposed to the order above. Other va
 file are ignored.
 
 Problems and their messages (all collected, then reported in one :class:`BadInputError`,
-CONVENTIONS.md 7; each names the fix):
+docs/design.md, Conventions; each names the fix):
 
 ==========================  ===========================================================
 problem                     message starts with
@@ -48,7 +48,7 @@ Tolerances (a decision of this module, stated here): values in ``[-1e-3, 0)`` mm
 crossings of at most 1e-3 mm/h are floating-point round-off, not errors; :func:`clean_block`
 clips the former to 0 and sorts the quantiles (monotone rearrangement, Chernozhukov,
 Fernández-Val & Galichon 2010, Econometrica 78(3), 1093-1125), which can only lower the quantile
-loss. 1e-3 mm/h is 1 % of the lowest detection threshold of DESIGN.md (0.1 mm/h) and ten times
+loss. 1e-3 mm/h is 1 % of the lowest detection threshold of docs/design.md (0.1 mm/h) and ten times
 below the 0.01 mm/h rounding of result examples, so no score can change by more than round-off.
 """
 

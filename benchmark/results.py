@@ -1,4 +1,4 @@
-"""Result files: the one format the scorer writes and the leaderboard reads (CONVENTIONS.md 6).
+"""Result files: the one format the scorer writes and the leaderboard reads (docs/design.md, Conventions).
 
 One JSON file per (submission, split) at ``<results_dir>/<split>/<slug>.json`` where ``slug`` is
 the submission name lower-cased with every run of characters outside ``[a-z0-9]`` replaced by

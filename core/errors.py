@@ -1,7 +1,7 @@
 """Exceptions shared by the library and the CLI.
 
 The CLI maps :class:`BadInputError` to exit code 2 and any other :class:`TailShiftError` to exit
-code 1 (DESIGN.md "CLI"), printing the message on one line. Messages name the problem and the fix.
+code 1 (docs/design.md "CLI"), printing the message on one line. Messages name the problem and the fix.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Dataset-directory primitives: content checksums, the manifest, writing a store atomically.
 
-A dataset directory holds ``obs.zarr``, ``sim.zarr`` and ``manifest.json`` (DESIGN.md "Data
+A dataset directory holds ``obs.zarr``, ``sim.zarr`` and ``manifest.json`` (docs/design.md "Data
 model"). Checksums hash array *contents* (names, dtypes, shapes, values), never file bytes, so the
 same seed and generator version give the same checksum on any machine and with any compressor.
 """

@@ -1,11 +1,11 @@
 """Names, dimensions, units and the channel table: the one place they are spelled.
 
-Every variable, dimension, coordinate and channel name used by the data model of DESIGN.md lives
-here as a constant (CONVENTIONS.md 8). Import these instead of typing strings.
+Every variable, dimension, coordinate and channel name used by the data model (docs/design.md, Names) lives
+here as a constant (docs/design.md, Conventions). Import these instead of typing strings.
 
 Channel table: GPM Microwave Imager (GMI), 13 channels. Centre frequencies, incidence angles and
 3-dB footprints (along-track x cross-track, km) are from the NASA GMI instrument tables; on-orbit
-NEDT (K) from Draper et al. (2015), IEEE JSTARS 8(9), 4452-4465. See SCIENCE.md section 2.
+NEDT (K) from Draper et al. (2015), IEEE JSTARS 8(9), 4452-4465. See docs/world.md, GMI channels.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ SOURCE_OBS = "obs"
 SOURCE_SIM = "sim"
 ERA_OBSERVED = "observed"
 ERA_FUTURE = "future"
-#: Last year of the observed era (SCIENCE.md / issue 2: observations exist 1998-2025).
+#: Last year of the observed era (docs/world.md, Scenes, eras, regimes and regions: observations exist 1998-2025).
 OBSERVED_ERA = (1998, 2025)
 #: Years the simulator covers (it can run any warming level).
 SIMULATED_ERA = (1980, 2100)
@@ -99,7 +99,7 @@ MANIFEST = "manifest.json"
 #: Offset added to simulator scene ids so ids are unique across the dataset.
 SIM_ID_OFFSET = 10_000_000
 
-#: Rain/no-rain threshold (mm/h) used for "raining" statistics, SCIENCE.md section 3.
+#: Rain/no-rain threshold (mm/h) used for "raining" statistics, docs/world.md, Rain fields.
 RAIN_THRESHOLD = 0.2
 
 
@@ -131,7 +131,7 @@ class Channel:
     nedt: float
 
 
-#: The 13 GMI channels in instrument order (SCIENCE.md section 2).
+#: The 13 GMI channels in instrument order (docs/world.md, GMI channels).
 CHANNELS: tuple[Channel, ...] = (
     Channel("10.65V", 10.65, "V", 52.8, (32.1, 19.4), 0.77),
     Channel("10.65H", 10.65, "H", 52.8, (32.1, 19.4), 0.78),

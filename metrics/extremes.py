@@ -1,7 +1,7 @@
 """GEV fits of block maxima: L-moments (default, vectorised over bootstrap replicates) and MLE.
 
 Shape convention: ``xi`` is the extreme-value shape (``xi > 0`` heavy tail, Frechet); Hosking's
-``k`` and scipy's ``genextreme`` shape ``c`` are ``-xi`` (SCIENCE.md section 7).
+``k`` and scipy's ``genextreme`` shape ``c`` are ``-xi`` (docs/protocol.md).
 
 L-moment estimator (Hosking 1990, JRSS-B 52:105; Hosking & Wallis 1997, eq. A.53-A.56)::
 
@@ -103,7 +103,7 @@ def gev_lmoments(x: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
 def gev_mle(x: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
     """GEV ``(xi, loc, scale)`` by maximum likelihood (``scipy.stats.genextreme.fit``).
 
-    Started from the L-moment estimate (MLE needs good starting values, SCIENCE.md section 7).
+    Started from the L-moment estimate (MLE needs good starting values, docs/protocol.md).
     ``w (R, n)`` integer weights repeat the maxima; a loop over replicates (slow: ~10 ms each).
     """
     from scipy.stats import genextreme

@@ -16,7 +16,7 @@ def pinball(y: np.ndarray, q: np.ndarray, levels: np.ndarray) -> np.ndarray:
     """Pinball (quantile) loss per level, ``(..., K)``, mm/h.
 
     ``rho_tau(y, q) = (1{y < q} - tau) (q - y) = max((1 - tau)(q - y), -tau (q - y))``
-    (Koenker & Bassett 1978; SCIENCE.md section 7).
+    (Koenker & Bassett 1978; docs/protocol.md).
     """
     tau = np.asarray(levels, dtype=np.float64)
     d = np.asarray(q, dtype=np.float64) - np.asarray(y, dtype=np.float64)[..., None]

@@ -1,4 +1,4 @@
-"""The metric registry: one :class:`MetricSpec` per registry name (CONVENTIONS.md 1).
+"""The metric registry: one :class:`MetricSpec` per registry name (docs/design.md, Conventions).
 
 Registry names are part of the results contract (``benchmark/results.py``): the CLI, configs,
 results and the leaderboard use them and nothing else. Entries are created in
@@ -10,7 +10,7 @@ description, source) plus two machine fields used by the score card:
 * ``statistics`` -- names of the additive statistic blocks (see :mod:`tailshift.metrics.scorecard`) the metric is
   computed from; the card accumulates only the blocks its selected metrics need;
 * ``fn`` -- ``fn(view) -> ndarray`` of shape ``(R,)`` (one value per bootstrap replicate, index 0
-  the full sample), computed **only** from reduced statistics (CONVENTIONS.md 2).
+  the full sample), computed **only** from reduced statistics (docs/design.md, Conventions).
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
+from statistics import NormalDist
 from types import MappingProxyType
 
 import numpy as np
@@ -51,21 +52,18 @@ import numpy as np
 from tailshift.errors import BadInputError
 from tailshift.metrics import stats as S
 from tailshift.metrics.bins import LogBins
-from tailshift.metrics.bootstrap import percentile_ci, poisson_weights, unit_keys
-from tailshift.metrics.levels import check_levels, check_members
+from tailshift.metrics.bootstrap import poisson_weights, unit_keys
+from tailshift.metrics.reduced import (
+    Reduced,
+    default_levels,
+    frozen_arrays,
+    pit_points,
+)
 from tailshift.metrics.registry import REGISTRY
+from tailshift.metrics.view import finalize_reduced
 
-#: Edges of the PIT histogram (20 bins).
-PIT_EDGES = np.linspace(0.0, 1.0, 21)
 #: Statistic blocks that are reported per group label.
 _GROUP_BLOCKS = ("point", "prob", "tw", "pit", "hist", "spec", "fss")
-#: Bootstrap replicates kept in the result per metric (for paired comparisons).
-KEEP_REPLICATES = 200
-
-
-def default_levels(k: int = 32) -> np.ndarray:
-    """``k`` evenly spaced levels ``(i - 1/2)/k``."""
-    return (np.arange(k) + 0.5) / k
 
 
 @dataclass(frozen=True)
@@ -193,14 +191,6 @@ class CardConfig:
         return tuple(REGISTRY) if self.metrics is None else self.metrics
 
 
-def intensity_labels(edges) -> list[str]:
-    """Labels of the reference-intensity bins, e.g. ``[0.1,1)`` and ``>=50``."""
-    out = []
-    for i, e in enumerate(edges):
-        out.append(f"[{e:g},{edges[i + 1]:g})" if i + 1 < len(edges) else f">={e:g}")
-    return out
-
-
 _BLAS_CONTROLLER = None
 
 
@@ -248,54 +238,6 @@ class _Acc:
             out.arrays[name] = x + y if x is not None and y is not None else (
                 x if y is None else y).copy()
         return out
-
-
-def _frozen(arrays: dict) -> MappingProxyType:
-    out = {}
-    for k, v in arrays.items():
-        v = np.array(v, copy=True)
-        v.flags.writeable = False
-        out[k] = v
-    return MappingProxyType(out)
-
-
-@dataclass(frozen=True)
-class Reduced:
-    """The reduced statistics of a card: read-only, what every metric is computed from.
-
-    ``head``: ``{block: (R, ...)}``; ``groups``: ``{dim: {label: {block: (R', ...)}}}``;
-    ``cells``: ``{(regime, warming_bin): {block: (R, ...)}}``; ``years``: ``{year: {block:
-    (1, ...)}}``; ``scenes``: per-scene arrays ``key`` (bootstrap key), ``max`` (n, 2), ``block``
-    and ``regime`` labels, sorted by key.
-    """
-
-    cfg: CardConfig
-    kinds: frozenset
-    members: int | None
-    shape: tuple[int, int] | None
-    n_scenes: int
-    n_pixels: int
-    head: MappingProxyType
-    groups: MappingProxyType
-    cells: MappingProxyType
-    years: MappingProxyType
-    scenes: MappingProxyType
-
-    @property
-    def levels(self) -> np.ndarray:
-        lv = self.cfg.levels
-        return default_levels() if lv is None else lv
-
-    def pit_points(self) -> np.ndarray:
-        """Evaluation points of the accumulated PIT CDF."""
-        pts = np.concatenate([PIT_EDGES, self.levels, [0.05, 0.95]])
-        return np.unique(np.round(pts, 12))
-
-
-def pit_points(cfg: CardConfig) -> np.ndarray:
-    """Evaluation points of the PIT CDF for ``cfg``: histogram edges, levels, 0.05, 0.95."""
-    lv = default_levels() if cfg.levels is None else cfg.levels
-    return np.unique(np.round(np.concatenate([PIT_EDGES, lv, [0.05, 0.95]]), 12))
 
 
 class ScoreCard:
@@ -567,13 +509,13 @@ class ScoreCard:
             shape=self.shape,
             n_scenes=self.n_scenes,
             n_pixels=self.n_pixels,
-            head=_frozen(self._head.arrays),
+            head=frozen_arrays(self._head.arrays),
             groups=MappingProxyType({d: MappingProxyType(
-                {lab: _frozen(acc.arrays) for lab, acc in gd.items()})
+                {lab: frozen_arrays(acc.arrays) for lab, acc in gd.items()})
                 for d, gd in self._groups.items()}),
-            cells=MappingProxyType({k: _frozen(a.arrays) for k, a in self._cells.items()}),
-            years=MappingProxyType({k: _frozen(a.arrays) for k, a in self._years.items()}),
-            scenes=_frozen(scenes),
+            cells=MappingProxyType({k: frozen_arrays(a.arrays) for k, a in self._cells.items()}),
+            years=MappingProxyType({k: frozen_arrays(a.arrays) for k, a in self._years.items()}),
+            scenes=frozen_arrays(scenes),
         )
 
     def finalize(self) -> dict:
@@ -587,50 +529,14 @@ class ScoreCard:
         """
         if self.n_scenes == 0:
             raise BadInputError("no scenes were given to the score card; nothing to score")
-        from tailshift.metrics.view import finalize_reduced
-
         return finalize_reduced(self.reduce())
 
     def __getstate__(self):
         return self.__dict__.copy()
 
 
-def forecast_info(red: Reduced) -> dict:
-    """What was scored: the kind, the levels or members, and whether it may be ranked."""
-    if "quantiles" in red.kinds:
-        ok, reason = check_levels(red.levels)
-        return {"kind": "quantiles", "levels": [float(v) for v in red.levels],
-                "admissible": ok, "reason": reason}
-    if "samples" in red.kinds:
-        ok, reason = check_members(red.members or 0)
-        return {"kind": "samples", "levels": None, "members": red.members, "admissible": ok,
-                "reason": reason}
-    return {"kind": "point", "levels": None, "admissible": False,
-            "reason": "a point estimate has no predictive distribution: CRPS and the " +
-                      "probabilistic metrics are undefined, so it is not ranked"}
-
-
 def _same_config(a: CardConfig, b: CardConfig) -> bool:
     return all(getattr(a, f.name) == getattr(b, f.name) for f in fields(CardConfig))
-
-
-def _finite(v) -> float | None:
-    v = float(v)
-    return v if math.isfinite(v) else None
-
-
-def summarise(vals: np.ndarray, spec, level: float) -> dict:
-    """``{"value", "ci_low", "ci_high"}`` of replicate values (replicate 0 the full sample)."""
-    vals = np.asarray(vals, dtype=np.float64)
-    if spec.kind == "bool":
-        v = vals[0]
-        return {"value": None if not np.isfinite(v) else bool(v > 0.5), "ci_low": None,
-                "ci_high": None}
-    if vals.size > 1 and np.isfinite(vals[0]):
-        lo, hi = percentile_ci(vals, level)
-    else:
-        lo = hi = float("nan")
-    return {"value": _finite(vals[0]), "ci_low": _finite(lo), "ci_high": _finite(hi)}
 
 
 def gap(id_scores: dict, ood_scores: dict, level: float = 0.95) -> dict:
@@ -642,9 +548,7 @@ def gap(id_scores: dict, ood_scores: dict, level: float = 0.95) -> dict:
     ``value +- z sqrt(se_id^2 + se_ood^2)``. CIs are ``None`` when either side lacks one;
     boolean metrics and metrics missing on one side are skipped.
     """
-    from scipy.stats import norm
-
-    z = float(norm.ppf(0.5 + level / 2.0))
+    z = NormalDist().inv_cdf(0.5 + level / 2.0)
     out = {}
     for name, so in ood_scores.items():
         si = id_scores.get(name)

@@ -15,8 +15,7 @@ import numpy as np
 
 from tailshift.metrics import stats as S
 from tailshift.metrics.bootstrap import percentile_ci, poisson_weights, unit_keys
-from tailshift.metrics.registry import REGISTRY
-from tailshift.metrics.scorecard import (
+from tailshift.metrics.reduced import (
     KEEP_REPLICATES,
     PIT_EDGES,
     Reduced,
@@ -24,6 +23,7 @@ from tailshift.metrics.scorecard import (
     intensity_labels,
     summarise,
 )
+from tailshift.metrics.registry import REGISTRY
 
 #: Levels of the QQ curve.
 QQ_LEVELS = (0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999)

@@ -1,6 +1,6 @@
 """Load, check and apply the declarative OOD splits (``splits/<name>.toml``).
 
-A split is data (CONVENTIONS.md 4): one TOML file with WILDS role names. This module turns a file
+A split is data (docs/design.md, Conventions): one TOML file with WILDS role names. This module turns a file
 into a frozen :class:`Split`, refuses anything ambiguous, and computes which scenes of a dataset
 belong to which role. It imports neither torch nor xarray (``import splits`` stays cheap).
 
@@ -63,7 +63,7 @@ Rules checked on load (:class:`tailshift.errors.BadInputError`, one sentence wit
   scene id (:func:`check_disjoint`, called by ``tailshift.benchmark.dataset.select_role``).
 
 The split's ``hash`` is the SHA-256 of the file bytes; it is recorded in every result
-(DESIGN.md "Results").
+(docs/design.md "Results").
 """
 
 from __future__ import annotations

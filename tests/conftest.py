@@ -1,4 +1,4 @@
-"""Shared fixtures: small datasets made on the fly from a seed (CONVENTIONS.md 10)."""
+"""Shared fixtures: small datasets made on the fly from a seed (docs/design.md, Conventions)."""
 
 from __future__ import annotations
 

@@ -1,18 +1,18 @@
 """The climate of the synthetic world: its warming path, its regimes and its true scaling rates.
 
-Three things live here (SCIENCE.md sections 3 and 4):
+Three things live here (docs/world.md sections 3 and 4):
 
 * :func:`warming_of_year` -- global-mean surface temperature (GMST) anomaly in K relative to
   1850-1900, a piecewise-linear curve through IPCC AR6 assessed values (historical, to 2025)
   and the AR6 SSP2-4.5 best estimates (2026-2100). It is the *forced* warming of a scene's
   climate state: year-to-year variability (ENSO etc.) is left to the per-scene ancillary jitter.
 * :data:`REGIMES` -- one frozen :class:`RegimeParams` per precipitation regime: the rain-field
-  parameters of SCIENCE.md section 3 (wet-area ratio, stratiform/convective log-normals,
+  parameters of docs/world.md, Rain fields (wet-area ratio, stratiform/convective log-normals,
   convective fraction, generalised-Pareto tail), the ancillary baselines (skin temperature /
   SST, 2-m temperature, total column water vapour, freezing level) and the true scaling rates
-  of SCIENCE.md section 4.
+  of docs/world.md, Warming path.
 * :func:`ancillary` -- how the ancillaries change with warming: T +dT, TCWV x 1.07**dT,
-  freezing level +0.17 km/K (SCIENCE.md section 4).
+  freezing level +0.17 km/K (docs/world.md, Warming path).
 
 The regime table describes the *present* climate, i.e. the 2001-2020 mean state at
 :data:`REFERENCE_WARMING` = 0.99 K (IPCC AR6 WG1 SPM A.1.2); warming relative to it is
@@ -56,13 +56,13 @@ WARMING_ANCHORS: tuple[tuple[float, float], ...] = (
     (2100.0, 2.80),
 )
 
-#: Warming (K vs 1850-1900) at which the regime table of SCIENCE.md section 3 holds: the
+#: Warming (K vs 1850-1900) at which the regime table of docs/world.md, Rain fields holds: the
 #: 2001-2020 mean, 0.99 K (AR6 WG1 SPM A.1.2).
 REFERENCE_WARMING = 0.99
 
-#: Freezing-level rise per K of warming, m/K (SCIENCE.md section 4: +0.15-0.2 km/K).
+#: Freezing-level rise per K of warming, m/K (docs/world.md, Warming path: +0.15-0.2 km/K).
 FREEZING_LEVEL_RATE = 170.0
-#: Column water vapour increase per K, a factor (SCIENCE.md section 4: x1.07**dT, CC).
+#: Column water vapour increase per K, a factor (docs/world.md, Warming path: x1.07**dT, CC).
 TCWV_FACTOR_PER_K = 1.07
 
 
@@ -97,7 +97,7 @@ def warming_table(step: int = 5) -> dict[str, float]:
 class RegimeParams:
     """Parameters of one precipitation regime (present climate, ``REFERENCE_WARMING``).
 
-    Rain (SCIENCE.md section 3): a raining scene's wet-area ratio is
+    Rain (docs/world.md, Rain fields): a raining scene's wet-area ratio is
     ``war * exp(war_sigma * N(0,1))`` (log-normal, median ``war``); a scene is dry with
     probability ``p_dry`` ("include dry scenes so long-term means are climatological").
     Intensities are log-normal, ``R = m * exp(s * Phi^-1(u))``, for stratiform
@@ -105,12 +105,12 @@ class RegimeParams:
     the top ``f_conv`` of the wet area. Above the class quantile ``gpd_u`` the convective
     log-normal is replaced by a generalised-Pareto tail of shape ``gpd_xi`` joined with a
     continuous quantile function and slope; all intensities are capped at ``cap`` mm/h
-    (SCIENCE.md: "cap ~250-300 mm/h") in the present climate.
+    (docs/world.md: "cap ~250-300 mm/h") in the present climate.
 
     Ancillaries: ``t_skin`` (SST or land skin temperature, K), ``t2m`` (K), ``tcwv``
     (kg m-2), ``freezing_level`` (m above the surface), and the months (1-12) scenes fall in.
 
-    Truth of the warming response (SCIENCE.md section 4), per K of global warming, log-rate
+    Truth of the warming response (docs/world.md, Warming path), per K of global warming, log-rate
     units (``%/K = 100 * (exp(a) - 1)``): ``a_mean`` for the domain-mean rain, ``a_ext_strat``
     and ``a_ext_conv`` for the 99th and higher class percentiles of stratiform / convective
     intensities.
@@ -148,7 +148,7 @@ _ALL_YEAR = tuple(range(1, 13))
 
 #: The five regimes of the world.
 #:
-#: Rain columns: SCIENCE.md section 3 table ("tropical ocean", "mid-latitude ocean",
+#: Rain columns: docs/world.md, Rain fields table ("tropical ocean", "mid-latitude ocean",
 #: "land, warm season" for ``midlat_land`` and ``tropical_land``, "snow (liquid eq.)" for
 #: ``snow_land``). The table's targets (rain fraction, conditional mean, P99, P99.9) describe
 #: the observable reference product, i.e. the label ``grid.reference_precip`` on the 4-km output
@@ -170,13 +170,13 @@ _ALL_YEAR = tuple(range(1, 13))
 #: convective share than tropical ocean (Schumacher & Houze 2003, J. Appl. Meteor. 42, 1519).
 #: Stratiform / convective rank structure (which pixels get which class) is unchanged.
 #:
-#: Ancillaries: tropical freezing level 4.8 km and mid-latitude ~3 km (SCIENCE.md section 5);
-#: land skin 300 K and snow 258 K (SCIENCE.md section 5 clear-sky backgrounds); SSTs of
+#: Ancillaries: tropical freezing level 4.8 km and mid-latitude ~3 km (docs/world.md, The observed forward model);
+#: land skin 300 K and snow 258 K (docs/world.md, The observed forward model clear-sky backgrounds); SSTs of
 #: 301 K / 288 K and TCWV of 50 / 20 / 28 / 45 / 5 kg m-2 are typical ERA5 climatological
 #: values for these regimes (tropical warm pool, North Atlantic/Pacific storm tracks, summer
 #: continental mid-latitudes, tropical continents, winter boreal land).
 #:
-#: Rates (SCIENCE.md section 4): mean 0.02-0.03 (hydrological sensitivity ~2.5 %/K,
+#: Rates (docs/world.md, Warming path): mean 0.02-0.03 (hydrological sensitivity ~2.5 %/K,
 #: Pendergrass 2020), larger at high latitudes and smaller over land (AR6 WG1 Ch. 8);
 #: stratiform extremes at the Clausius-Clapeyron rate of the regime's temperature (6.0 %/K at
 #: 300 K, 7.3 %/K at 273 K -> 0.060 / 0.065 / 0.070 log-rate); convective extremes super-CC in
@@ -276,7 +276,7 @@ REGIMES: dict[str, RegimeParams] = {
 }
 assert tuple(REGIMES) == schema.REGIMES
 
-#: SCIENCE.md section 3 targets per regime for *raining* pixels (R > 0.2 mm/h) of the reference
+#: docs/world.md, Rain fields targets per regime for *raining* pixels (R > 0.2 mm/h) of the reference
 #: label on the 4-km output grid (``grid.reference_precip``) in the present climate: rain fraction (all pixels, dry scenes included), conditional
 #: mean, P99 and P99.9 (mm/h). ``tropical_land`` shares the "land, warm season" row; the
 #: snow row is in liquid equivalent.
@@ -325,7 +325,7 @@ def ancillary(
     * ``tcwv = TCWV0 * 1.07**(dT + a) * exp(tcwv_noise)`` (kg m-2, CC);
     * ``freezing_level = max(0, H0 + 170 m/K * (dT + a))`` (m).
 
-    Sources: SCIENCE.md section 4. ``off_k`` is :data:`REGION_T_OFFSET`.
+    Sources: docs/world.md, Warming path. ``off_k`` is :data:`REGION_T_OFFSET`.
 
     Returns
     -------

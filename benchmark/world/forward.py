@@ -1,11 +1,11 @@
-"""Observed forward model and the deliberately imperfect simulator (SCIENCE.md sections 5 and 6).
+"""Observed forward model and the deliberately imperfect simulator (docs/world.md sections 5 and 6).
 
 Both operators turn the fine-grid truth of a batch of scenes (:class:`~benchmark.world.grid.
 FineColumns`) into GMI brightness temperatures on the output grid, shape
 ``(n, 13, Yf // FACTOR, Xf // FACTOR)``, float32, K, channels in :data:`tailshift.schema.CHANNELS`
 order. The column physics lives in :mod:`tailshift.benchmark.world.rt`.
 
-Observed operator (SCIENCE.md section 5), per scene:
+Observed operator (docs/world.md, The observed forward model), per scene:
 
 1. per fine (2 km) column: cloud liquid CLW = min(0.1 + 0.04 R, 1) kg m-2 where raining,
    ice water path from R (convective / stratiform relations), the ice field displaced by the
@@ -17,7 +17,7 @@ Observed operator (SCIENCE.md section 5), per scene:
 3. 2 x 2 block mean to the output grid;
 4. NEDT noise N(0, NEDT^2) (Draper et al. 2015).
 
-Simulator (SCIENCE.md section 6): the same columns through a radiative-transfer model as one
+Simulator (docs/world.md, The simulator): the same columns through a radiative-transfer model as one
 would run on climate-model output, i.e. *plane-parallel*: rain rate, convective fraction and
 emissivity anomaly are first averaged over each channel's footprint, then one column per output
 pixel is computed (no beam filling of Tb); the climatological freezing level of the regime
@@ -37,11 +37,11 @@ bit for bit for the same generator state. Both operators draw exactly the same r
 in the same order (ocean wind, land-emissivity noise, NEDT noise), so the observed and simulated
 Tb of one scene differ only through the operator, never through the noise.
 
-Behaviour of the column model against SCIENCE.md section 5 (uniform columns, regime climates of
+Behaviour of the column model against docs/world.md, The observed forward model (uniform columns, regime climates of
 :data:`~benchmark.world.rt.REGIME_CLIMATE`; checked in ``tests/world/test_forward.py``):
 
 =========================================  ====================  ===================
-quantity                                   SCIENCE.md (≈)        this model
+quantity                                   docs/world.md (≈)        this model
 =========================================  ====================  ===================
 tropical 19V at 0/2/5/10 mm/h              198/236/262/271 K     197/237/268/282 K
 tropical 37V at 0/2/5 mm/h                 saturates near 2      218/277/283 K
@@ -53,7 +53,7 @@ clear-sky backgrounds                      table                 windows <= 1 K,
 =========================================  ====================  ===================
 
 Known deviations: the isothermal rain slab (at Ts - 3.25 H0, with absorption-only extinction as
-SCIENCE.md prescribes) saturates ~10 K warmer than the table at 19 GHz; over the ocean the
+docs/world.md prescribes) saturates ~10 K warmer than the table at 19 GHz; over the ocean the
 rain emission at 89 GHz partly fills the ice depression at moderate rain, which the ocean IWP
 relation compensates (:data:`~benchmark.world.rt.IWP_CONV_OCEAN`).
 
@@ -66,7 +66,7 @@ with it; land 81-86 K -> 59-65 K); beam filling mixes a 10 mm/h reference pixel 
 lighter surroundings (tropical ocean at 10 mm/h: 9 K without parallax against 18 K for a
 uniform column); and at light rain (~1 mm/h) the reference pixels are almost all stratiform,
 whose snow scatters ~10 x less than convective graupel (land: 1.5-4 K without parallax), while
-SCIENCE.md's targets are those of convective columns. Over the cold mid-latitude ocean (clear
+The 89V targets (docs/world.md, The climatology card) are those of convective columns. Over the cold mid-latitude ocean (clear
 89V 252 K) the 89-GHz rain emission outweighs the ice up to ~10 mm/h (column: 5 K at 10 mm/h).
 ``t2m`` and ``warming`` are not used directly: warming acts through the skin
 temperature, water vapour and freezing level the generator supplies.
@@ -108,14 +108,14 @@ F32 = np.float32
 # constants of the two operators
 # --------------------------------------------------------------------------------------------
 #: Parallax factor tan(52.8 deg) = 1.316: the ice at height z is seen displaced by 1.3 z
-#: (SCIENCE.md section 5). The shift is applied along +y (along-track; sign convention).
+#: (docs/world.md, The observed forward model). The shift is applied along +y (along-track; sign convention).
 PARALLAX_FACTOR = float(np.tan(np.radians(52.8)))
-#: Land / snow emissivity noise standard deviation (SCIENCE.md section 5: sigma ~ 0.01-0.02,
+#: Land / snow emissivity noise standard deviation (docs/world.md, The observed forward model: sigma ~ 0.01-0.02,
 #: Prigent et al. 1997). Snow is more variable than snow-free land (assumption).
 EMIS_NOISE_SIGMA = {"ocean": 0.0, "land": 0.012, "snow": 0.015}
 #: Standard deviation (km) of the Gaussian filter applied to white noise to make the emissivity
 #: anomaly field; its correlation function is Gaussian with e-folding distance 2 x 17.5 = 35 km,
-#: inside SCIENCE.md's 20-50 km (Prigent et al. 1997).
+#: inside docs/world.md's 20-50 km (Prigent et al. 1997).
 EMIS_NOISE_FILTER_KM = 17.5
 #: The unit emissivity noise is clipped at +-2.5 (sigma), so land/snow emissivity stays below 1
 #: (max 0.967 + 2.5 x 0.012) and Tb stays linear in it (footprint averaging commutes).
@@ -124,22 +124,22 @@ EMIS_NOISE_CLIP = 2.5
 #: FFT round-off is ~1e-7 mm/h, from carrying cloud everywhere).
 RAIN_MIN = 1e-3
 
-#: Simulator rain-absorption factor (SCIENCE.md section 6).
+#: Simulator rain-absorption factor (docs/world.md, The simulator).
 SIM_RAIN_ABS = 0.85
 #: Simulator ice-extinction factor per channel: x 0.6 at 37-89 GHz (applied to the small
-#: 19/23 GHz ice term too) and x 1.3 at 166-183 GHz (SCIENCE.md section 6, after Geer & Baordo
+#: 19/23 GHz ice term too) and x 1.3 at 166-183 GHz (docs/world.md, The simulator, after Geer & Baordo
 #: 2014).
 SIM_ICE_FACTOR = np.array([0.6 if c.frequency < 100.0 else 1.3 for c in CHANNELS])
-#: Simulator constant per-channel offsets, K (SCIENCE.md section 6: "constant channel offsets
+#: Simulator constant per-channel offsets, K (docs/world.md, The simulator: "constant channel offsets
 #: +-1-2 K"; this fixed table is our choice, mixed signs like real inter-calibration biases).
 SIM_OFFSETS = np.array(
     [1.5, -1.0, 1.0, -1.5, 2.0, -1.0, 1.5, -2.0, 1.0, 1.5, -1.0, 2.0, -1.5], dtype=F32
 )
-#: Observed cloud-liquid relation CLW = min(0.1 + 0.04 R, 1) kg m-2 (SCIENCE.md section 5).
+#: Observed cloud-liquid relation CLW = min(0.1 + 0.04 R, 1) kg m-2 (docs/world.md, The observed forward model).
 CLW_OBS = (0.1, 0.04, 1.0)
 #: Simulator cloud-liquid relation CLW = min(0.25 sqrt(R), 1.5) kg m-2: a deliberately different
 #: diagnostic with more liquid in light rain, like the "too much, too light" cloud water of many
-#: climate models (our choice, SCIENCE.md section 6 only asks for "a different CLW-R relation").
+#: climate models (our choice, docs/world.md, The simulator only asks for "a different CLW-R relation").
 CLW_SIM = (0.25, 0.5, 1.5)
 
 #: Scenes per internal compute chunk (bounds memory: ~30 MB of fine Tb for 128 x 128 scenes).
@@ -149,7 +149,7 @@ CHUNK = 32
 def clw_observed(rain):
     """Observed cloud liquid water path, kg m-2: min(0.1 + 0.04 R, 1) where R > RAIN_MIN, else 0.
 
-    SCIENCE.md section 5.
+    docs/world.md, The observed forward model.
     """
     rain = np.asarray(rain)
     a, b, cap = CLW_OBS
@@ -276,7 +276,7 @@ def _scene_params(cols: FineColumns, sl: slice, wind: np.ndarray, lam: float) ->
 def _ice89(rain, conv, ocean, ln_r=None):
     """Nadir 89-GHz ice optical depth beta_89 x IWP, float32, via logs (see :func:`rt.iwp`).
 
-    Convective pixels: graupel beta 0.3 m2/kg; stratiform: snow beta 0.1 m2/kg (SCIENCE.md).
+    Convective pixels: graupel beta 0.3 m2/kg; stratiform: snow beta 0.1 m2/kg (docs/world.md).
     """
     if ln_r is None:
         ln_r = np.log(np.maximum(rain, F32(1e-30)))
@@ -470,7 +470,7 @@ def _forward(cols: FineColumns, rng: np.random.Generator, lam: float) -> np.ndar
 # public API
 # --------------------------------------------------------------------------------------------
 def observed_tb(cols: FineColumns, rng: np.random.Generator) -> np.ndarray:
-    """Observed GMI brightness temperatures of a batch of scenes (SCIENCE.md section 5).
+    """Observed GMI brightness temperatures of a batch of scenes (docs/world.md, The observed forward model).
 
     Parameters
     ----------
@@ -493,7 +493,7 @@ def observed_tb(cols: FineColumns, rng: np.random.Generator) -> np.ndarray:
 
 
 def simulated_tb(cols: FineColumns, rng: np.random.Generator, blend: float = 0.0) -> np.ndarray:
-    """Simulator brightness temperatures (SCIENCE.md section 6), optionally blended.
+    """Simulator brightness temperatures (docs/world.md, The simulator), optionally blended.
 
     Parameters
     ----------
@@ -530,7 +530,7 @@ def column_tb(
     """Noise-free Tb (K) of horizontally uniform columns, shape (len(rain), 13).
 
     The column model of the operators without footprints, noise or parallax (all of which are
-    the identity on a uniform field), for checking the physics against SCIENCE.md section 5.
+    the identity on a uniform field), for checking the physics against docs/world.md, The observed forward model.
     Ancillaries default to the regime climate :data:`tailshift.benchmark.world.rt.REGIME_CLIMATE`;
     ``wind`` (m/s) defaults to the mean of the Weibull wind (ocean only). ``blend`` as for
     :func:`simulated_tb` (offsets included, plane-parallel = beam-filled for uniform fields).

@@ -1,6 +1,6 @@
 """Generate a synthetic-world dataset directory: ``obs.zarr``, ``sim.zarr``, ``manifest.json``.
 
-What is made (DESIGN.md "Data model"; SCIENCE.md sections 3-6; issue 2):
+What is made (docs/design.md, Dataset directory; docs/world.md):
 
 * **Observed store** (``obs.zarr``, ``source = "obs"``, scene ids ``0..N-1``): the observed era
   1998-2025 (``era = "observed"``, usable for training) plus a held-back truth for 2026-2100
@@ -8,8 +8,7 @@ What is made (DESIGN.md "Data model"; SCIENCE.md sections 3-6; issue 2):
   of held-back scenes (``future_fraction``). Brightness temperatures come from
   ``tailshift.benchmark.world.forward.observed_tb``.
 * **Simulator store** (``sim.zarr``, ``source = "sim"``, ids ``SIM_ID_OFFSET + i``): separate
-  draws of the same world over 1980-2100 (the simulator can run any warming level, SCIENCE.md
-  section 6), through ``tailshift.benchmark.world.forward.simulated_tb`` with the preset's blend
+  draws of the same world over 1980-2100 (the simulator can run any warming level, docs/world.md, The simulator), through ``tailshift.benchmark.world.forward.simulated_tb`` with the preset's blend
   ``lambda`` (0 = the plain simulator). ``era`` is ``"observed"`` for years <= 2025.
 * **Label**: ``surface_precip = grid.reference_precip(rain_fine)`` on the output grid for both.
 
@@ -81,7 +80,7 @@ class Preset:
     future_fraction : float
         Share of observed-store scenes in the held-back future era 2026-2100.
     sim_blend : float
-        Simulator blend lambda in [0, 1] towards the observed operator (SCIENCE.md section 6).
+        Simulator blend lambda in [0, 1] towards the observed operator (docs/world.md, The simulator).
     """
 
     name: str
@@ -506,7 +505,7 @@ def _manifest(p: Preset, seed: int, stores: dict) -> dict[str, Any]:
                 "of stratiform / convective pixels; a_ext (= a_ext_conv), approximately the rate",
                 "of P99.9 of raining pixels (convective there). R' = R*exp(dT*[a_mean + (a_ext - a_mean)*w(u)]), w from 0 at the median",
                 "to 1 at the 99th percentile, wet-area ratio lowered so the mean rises by",
-                "exp(a_mean*dT); dT = warming - reference_warming (SCIENCE.md section 4).",
+                "exp(a_mean*dT); dT = warming - reference_warming (docs/world.md, Warming path).",
             ]
         ),
         "reference_warming": climate.REFERENCE_WARMING,

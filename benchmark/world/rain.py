@@ -1,4 +1,4 @@
-"""Fine-grid rain fields of the synthetic world (SCIENCE.md sections 3 and 4).
+"""Fine-grid rain fields of the synthetic world (docs/world.md sections 3 and 4).
 
 A meta-Gaussian generator in the spirit of pysteps / RainFARM, vectorised over a batch of
 scenes (each scene draws its random numbers from its own generator, so a scene's field does not
@@ -8,10 +8,10 @@ depend on the batch it is made in):
 
    * the *cell* field has a two-slope power spectrum ``P(k) ~ k**beta1`` for ``k < 1/L_b`` and
      ``~ k**beta2`` above (continuous at ``1/L_b``), with per-scene ``beta1 ~ U(-2.5, -1.5)``,
-     ``beta2 ~ U(-3.5, -2.8)``, ``L_b ~ U(20, 60) km`` (SCIENCE.md section 3; pysteps fits
+     ``beta2 ~ U(-3.5, -2.8)``, ``L_b ~ U(20, 60) km`` (docs/world.md, Rain fields; pysteps fits
      beta in [-4, -1]);
    * the *envelope* (organisation) field is white noise smoothed by a Gaussian of FWHM
-     :data:`ENVELOPE_KM` = 40 km (SCIENCE.md: "envelope field (organisation, ~40 km)").
+     :data:`ENVELOPE_KM` = 40 km (docs/world.md: "envelope field (organisation, ~40 km)").
 
    Both are standardised per scene and combined as
    ``g = sqrt(ORGANISATION) * env + sqrt(1 - ORGANISATION) * cell``.
@@ -32,9 +32,9 @@ depend on the batch it is made in):
      ``Q_c(u) = Q_t + sigma/xi * ((1 - p)**(-xi) - 1)``, ``p = (u - u_t)/(1 - u_t)``, with
      ``sigma = (1 - u_t) * Q_t * s_c / phi(Phi^-1(u_t))`` so value and slope are continuous;
      (the ``max`` keeps cell edges from dropping below their stratiform surroundings).
-   * everything capped at ``cap`` (300 mm/h, SCIENCE.md "cap ~250-300") in the present climate,
+   * everything capped at ``cap`` (300 mm/h, docs/world.md "cap ~250-300") in the present climate,
      then multiplied by the region's intensity factor.
-4. **Warming** (SCIENCE.md section 4) with ``dT = warming - REFERENCE_WARMING``: each class
+4. **Warming** (docs/world.md, Warming path) with ``dT = warming - REFERENCE_WARMING``: each class
    quantile becomes ``Q'(u) = Q(u) * exp(dT * [a_mean + (a_ext - a_mean) * w(u)])``,
    ``w(u) = clip((u - 0.5) / (0.99 - 0.5), 0, 1)`` (0 at the median, 1 from the 99th
    percentile), with ``a_ext = a_ext_strat`` or ``a_ext_conv``. The wet-area ratio is then
@@ -44,7 +44,7 @@ depend on the batch it is made in):
    per K, so the realised mean rate exceeds ``a_mean`` by at most ~0.0015 per K; measured in
    ``tests/world/test_rain.py``.)
 
-Calibration: the SCIENCE.md section 3 targets (rain fraction, conditional mean, P99, P99.9 of
+Calibration: the docs/world.md, Rain fields targets (rain fraction, conditional mean, P99, P99.9 of
 pixels > 0.2 mm/h) describe the observable label, so the regime parameters are tuned so that the
 4-km reference (``grid.reference_precip``: footprint smoothing + 2 x 2 block mean) meets them,
 within ~12 % (``climate.REGIMES`` docstring; checked within 20-25 % in
@@ -68,23 +68,23 @@ from scipy.special import ndtri
 from tailshift.benchmark.world import climate
 from tailshift.benchmark.world.grid import FINE_KM, gaussian_kernel_fft
 
-#: FWHM (km) of the envelope (organisation) field, SCIENCE.md section 3 (~40 km).
+#: FWHM (km) of the envelope (organisation) field, docs/world.md, Rain fields (~40 km).
 ENVELOPE_KM = 40.0
 #: Share of the envelope in the variance of the combined Gaussian field (chosen so that wet
 #: areas form ~40 km systems with embedded cells; not a literature value).
 ORGANISATION = 0.6
-#: Ranges of the cell field's spectral slopes and break scale (SCIENCE.md section 3).
+#: Ranges of the cell field's spectral slopes and break scale (docs/world.md, Rain fields).
 BETA1_RANGE = (-2.5, -1.5)
 BETA2_RANGE = (-3.5, -2.8)
 BREAK_KM_RANGE = (20.0, 60.0)
-#: Warming ramp: w(u) goes from 0 at the median to 1 at the 99th percentile (SCIENCE.md 4).
+#: Warming ramp: w(u) goes from 0 at the median to 1 at the 99th percentile (docs/world.md 4).
 RAMP = (0.5, 0.99)
 #: Quadrature points on u for the expected intensity of a class (midpoint rule).
 _N_QUAD = 8192
 
 
 def ramp(u: np.ndarray) -> np.ndarray:
-    """``w(u) = clip((u - 0.5)/(0.99 - 0.5), 0, 1)`` (SCIENCE.md section 4)."""
+    """``w(u) = clip((u - 0.5)/(0.99 - 0.5), 0, 1)`` (docs/world.md, Warming path)."""
     lo, hi = RAMP
     return np.clip((u - lo) / (hi - lo), 0.0, 1.0)
 
@@ -114,7 +114,7 @@ def convective_quantile(u: np.ndarray, m, s, xi, u_t, cap) -> np.ndarray:
 
 
 def warming_factor(u: np.ndarray, dt, a_mean, a_ext) -> np.ndarray:
-    """``exp(dT * [a_mean + (a_ext - a_mean) * w(u)])`` (SCIENCE.md section 4)."""
+    """``exp(dT * [a_mean + (a_ext - a_mean) * w(u)])`` (docs/world.md, Warming path)."""
     return np.exp(dt * (a_mean + (a_ext - a_mean) * ramp(u)))
 
 
@@ -144,7 +144,7 @@ def mean_intensity(regime: str, dt: np.ndarray) -> np.ndarray:
 
 
 def war_compensation(regime: str, dt: np.ndarray) -> np.ndarray:
-    """Factor on the wet-area ratio: ``exp(a_mean dT) E(0) / E(dT)`` (SCIENCE.md section 4)."""
+    """Factor on the wet-area ratio: ``exp(a_mean dT) E(0) / E(dT)`` (docs/world.md, Warming path)."""
     p = climate.REGIMES[regime]
     dt = np.atleast_1d(np.asarray(dt, dtype=np.float64))
     return np.exp(p.a_mean * dt) * mean_intensity(regime, np.zeros(1)) / mean_intensity(regime, dt)

@@ -1,9 +1,9 @@
 """Column radiative transfer of the synthetic world: slab emission model, surface emissivity,
-gas transmittance, rain/cloud absorption and the ice scattering screen (SCIENCE.md section 5).
+gas transmittance, rain/cloud absorption and the ice scattering screen (docs/world.md, The observed forward model).
 
 Everything here works on numpy arrays that broadcast; :mod:`tailshift.benchmark.world.forward` applies it
 to whole fields (fine grid, footprints, noise) and blends the observed operator with the
-simulator (SCIENCE.md section 6).
+simulator (docs/world.md, The simulator).
 
 The slab model (in the spirit of Wilheit et al. 1977, J. Appl. Meteor. 16, 551-560)::
 
@@ -16,7 +16,7 @@ The slab model (in the spirit of Wilheit et al. 1977, J. Appl. Meteor. 16, 551-5
 
 with mu = cos(incidence), H0 the freezing level (km; the rain layer is the layer below it, its
 mean temperature is Ts minus 6.5 K/km x H0/2 = 3.25 H0), CLW in kg m-2 and K_l in dB/km per
-g m-3 (so K_l CLW is a path attenuation in dB; SCIENCE.md writes it without the dB -> Np factor
+g m-3 (so K_l CLW is a path attenuation in dB; the usual textbook form omits the dB -> Np factor
 1/4.343, which we apply as the units demand).
 
 Honest limits (documented deviations): a single isothermal rain slab, no scattering source
@@ -38,9 +38,9 @@ from tailshift.schema import CHANNELS
 # channel bookkeeping
 # --------------------------------------------------------------------------------------------
 NCH = len(CHANNELS)
-#: Centre frequency (GHz) of each channel, schema order (GMI tables, SCIENCE.md section 2).
+#: Centre frequency (GHz) of each channel, schema order (GMI tables, docs/world.md, GMI channels).
 FREQ = np.array([c.frequency for c in CHANNELS])
-#: cos(Earth incidence angle) per channel (52.8 deg / 49.2 deg, SCIENCE.md section 2).
+#: cos(Earth incidence angle) per channel (52.8 deg / 49.2 deg, docs/world.md, GMI channels).
 MU = np.cos(np.radians([c.incidence for c in CHANNELS]))
 #: True where the channel is vertically polarised.
 IS_V = np.array([c.polarization == "V" for c in CHANNELS])
@@ -53,21 +53,21 @@ RAIN_FREQS = (10.65, 18.7, 23.8, 36.64, 89.0, 166.5, 183.31)
 RAIN_GROUP = np.array([RAIN_FREQS.index(c.frequency) for c in CHANNELS])
 
 #: ITU-R P.838-3 specific attenuation coefficients k (dB/km per (mm/h)^alpha), per
-#: :data:`RAIN_FREQS` (SCIENCE.md section 5). 183.31 GHz reuses the 166 GHz values: above
-#: ~150 GHz P.838-3 varies little and SCIENCE.md gives no 183 GHz value (assumption).
+#: :data:`RAIN_FREQS` (docs/world.md, The observed forward model). 183.31 GHz reuses the 166 GHz values: above
+#: ~150 GHz P.838-3 varies little and the tables used here give no 183 GHz value (assumption).
 P838_K = np.array([0.0157, 0.0777, 0.140, 0.371, 1.27, 1.61, 1.61])
-#: ITU-R P.838-3 exponents alpha (SCIENCE.md section 5; 183 GHz = 166 GHz, as above).
+#: ITU-R P.838-3 exponents alpha (docs/world.md, The observed forward model; 183 GHz = 166 GHz, as above).
 P838_ALPHA = np.array([1.228, 1.073, 1.012, 0.892, 0.696, 0.645, 0.645])
-#: Cloud-liquid mass absorption K_l, dB/km per g m-3 at 0 degC (SCIENCE.md section 5;
+#: Cloud-liquid mass absorption K_l, dB/km per g m-3 at 0 degC (docs/world.md, The observed forward model;
 #: Rayleigh absorption of cloud droplets, Liebe-type values).
 CLOUD_KL = np.array([0.105, 0.316, 0.50, 1.10, 4.26, 8.3, 9.1])
-#: Rain single-scattering albedo omega (SCIENCE.md section 5, 10 -> 89 GHz: .03, .08, .12, .25,
+#: Rain single-scattering albedo omega (docs/world.md, The observed forward model, 10 -> 89 GHz: .03, .08, .12, .25,
 #: .45; 166 and 183 GHz set to 0.50, an extrapolation of that trend - assumption).
 RAIN_OMEGA = np.array([0.03, 0.08, 0.12, 0.25, 0.45, 0.50, 0.50])
 #: dB -> Np conversion: 10 log10(e) = 4.343.
 DB_PER_NP = 4.343
 
-#: Ice extinction relative to 89 GHz, per channel (SCIENCE.md section 5: beta_166 ~ 2.5 beta_89,
+#: Ice extinction relative to 89 GHz, per channel (docs/world.md, The observed forward model: beta_166 ~ 2.5 beta_89,
 #: beta_183 ~ 3 beta_89, beta_37 ~ 0.1 beta_89, ~0 below 19 GHz). 18.7 and 23.8 GHz get 0.01 and
 #: 0.02, a small interpolation between "0 below 19 GHz" and 0.1 at 37 GHz (assumption).
 ICE_BETA_REL_FREQ = {
@@ -92,25 +92,25 @@ ICE_BETA_REL = np.array(
         for c in CHANNELS
     ]
 )
-#: Graupel (convective) and snow (stratiform) 89 GHz mass extinction, m2/kg (SCIENCE.md section 5).
+#: Graupel (convective) and snow (stratiform) 89 GHz mass extinction, m2/kg (docs/world.md, The observed forward model).
 BETA89_GRAUPEL = 0.3
 BETA89_SNOW = 0.1
-#: Convective IWP = a R^b (kg m-2, R in mm/h), ocean and land. Land: SCIENCE.md section 5
+#: Convective IWP = a R^b (kg m-2, R in mm/h), ocean and land. Land: docs/world.md, The observed forward model
 #: (0.2, 0.6), which gives the section-5 land targets (14/53/106 K vs 15/50/100 K at 1/10/50
-#: mm/h). Ocean: SCIENCE.md's approximate (0.05, 0.8) gave 12 K at 10 mm/h against the
+#: mm/h). Ocean: docs/world.md's approximate (0.05, 0.8) gave 12 K at 10 mm/h against the
 #: section-5 target of ~20 K (60 K at 50 mm/h was met), because the 89-GHz rain emission over
 #: the cold ocean fills part of the ice depression; (0.08, 0.7) meets both targets
 #: (18/64 K, ``tests/world/test_forward.py``) with IWP 0.40 / 1.23 kg m-2 at 10 / 50 mm/h
 #: (0.32 / 1.14 before): still well below the land relation (0.80 / 2.1 kg m-2), as oceanic
 #: convection carries less ice per unit rain than continental convection (Zipser et al. 2006,
-#: BAMS 87, 1057). Tuned against the targets, as SCIENCE.md's (≈) values are meant to be.
+#: BAMS 87, 1057). Tuned against the targets, as docs/world.md's (≈) values are meant to be.
 IWP_CONV_OCEAN = (0.08, 0.7)
 IWP_CONV_LAND = (0.2, 0.6)
-#: Stratiform IWP = a R^b (SCIENCE.md section 5).
+#: Stratiform IWP = a R^b (docs/world.md, The observed forward model).
 IWP_STRAT = (0.03, 0.8)
-#: IWP cap, kg m-2 (SCIENCE.md section 5).
+#: IWP cap, kg m-2 (docs/world.md, The observed forward model).
 IWP_CAP = 6.0
-#: Brightness temperature the ice screen relaxes to, K (SCIENCE.md section 5).
+#: Brightness temperature the ice screen relaxes to, K (docs/world.md, The observed forward model).
 ICE_TB = 120.0
 #: Cosmic background, K.
 T_COSMIC = 2.7
@@ -122,7 +122,7 @@ HALF_LAPSE = 3.25
 # --------------------------------------------------------------------------------------------
 #: Regime-mean skin temperature (K), total column water vapour (kg m-2) and freezing level (m)
 #: that the clear-sky calibration assumes and that the simulator uses as its climatological
-#: freezing level (SCIENCE.md section 6). A view of the present-day regime table
+#: freezing level (docs/world.md, The simulator). A view of the present-day regime table
 #: :data:`tailshift.benchmark.world.climate.REGIMES` (``t_skin``, ``tcwv``, ``freezing_level``; sources
 #: there), the single source of these numbers; the operator is valid for any value.
 REGIME_CLIMATE: dict[str, dict[str, float]] = {
@@ -201,7 +201,7 @@ def ocean_emissivity(skin_temperature, wind=0.0) -> np.ndarray:
     """Ocean emissivity per channel, shape (..., 13): Fresnel + Klein-Swift Debye, plus wind.
 
     e = e_Fresnel(eps(f, SST), incidence) + dE/dW x W (see :data:`WIND_DEDW`), clipped to <= 1.
-    ``wind=0`` is the specular, windless ocean of the simulator (SCIENCE.md section 6).
+    ``wind=0`` is the specular, windless ocean of the simulator (docs/world.md, The simulator).
     """
     ts = np.asarray(skin_temperature, dtype=np.float64)[..., None]
     w = np.asarray(wind, dtype=np.float64)[..., None]
@@ -214,7 +214,7 @@ def ocean_emissivity(skin_temperature, wind=0.0) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # calibrated clear-sky constants (produced by calibrate_clear_sky(); see its docstring)
 # --------------------------------------------------------------------------------------------
-#: Clear-sky brightness-temperature targets, K, per regime (SCIENCE.md section 5 table; the land
+#: Clear-sky brightness-temperature targets, K, per regime (docs/world.md, The observed forward model table; the land
 #: row serves both land regimes). Order: schema.CHANNELS.
 CLEAR_SKY_TARGETS: dict[str, tuple[float, ...]] = {
     "tropical_ocean": (167, 86, 197, 130, 236, 218, 155, 274, 249, 283, 283, 260, 272),
@@ -293,7 +293,7 @@ T_GAS_REF = 273.15
 GAS_Q = np.array(
     [0.9996, 0.9996, 1.0105, 1.0105, 0.9779, 1.0186, 1.0186, 0.9674, 0.9674, 0.3, 0.3, 0.3, 0.3]
 )
-#: Snow-free land emissivity per channel (SCIENCE.md: e ~ 0.92-0.96; Prigent et al. 1997,
+#: Snow-free land emissivity per channel (docs/world.md: e ~ 0.92-0.96; Prigent et al. 1997,
 #: J. Geophys. Res. 102(D18), 21867-21890), fitted to the land clear-sky row.
 LAND_EMIS = np.array(
     [
@@ -312,7 +312,7 @@ LAND_EMIS = np.array(
         0.9597,
     ]
 )
-#: Snow-covered land emissivity per channel (SCIENCE.md: 0.95 -> 0.72 with frequency), fitted to
+#: Snow-covered land emissivity per channel (docs/world.md: 0.95 -> 0.72 with frequency), fitted to
 #: the snow clear-sky row.
 SNOW_EMIS = np.array(
     [
@@ -368,12 +368,12 @@ def slab_tb(t_r, temp_r, emis, ts, t_g, up, t_dn):
 
 
 def ice_screen(tb, ice_tau):
-    """Ice scattering screen Tb t_s + 120 K (1 - t_s), t_s = exp(-ice_tau) (SCIENCE.md section 5)."""
+    """Ice scattering screen Tb t_s + 120 K (1 - t_s), t_s = exp(-ice_tau) (docs/world.md, The observed forward model)."""
     return ICE_TB + (tb - ICE_TB) * np.exp(-ice_tau)
 
 
 def iwp(rain, convective_fraction, surface_is_ocean):
-    """Ice water path, kg m-2 (SCIENCE.md section 5).
+    """Ice water path, kg m-2 (docs/world.md, The observed forward model).
 
     Convective a R^b with (a, b) = (0.05, 0.8) over ocean, (0.2, 0.6) over land and snow;
     stratiform 0.03 R^0.8; capped at 6 kg m-2. A convective *fraction* in [0, 1] mixes the two
@@ -402,7 +402,7 @@ def _clear_tb(emis, ts, tcwv, a, b, d0, d1, q, mu):
 
 
 def _snow_prior(freq):
-    """SCIENCE.md: snow emissivity decreasing 0.95 -> 0.72 from 10 to 183 GHz (log-linear)."""
+    """docs/world.md: snow emissivity decreasing 0.95 -> 0.72 from 10 to 183 GHz (log-linear)."""
     x = np.log(freq / 10.65) / np.log(183.31 / 10.65)
     return 0.95 + (0.72 - 0.95) * x
 
@@ -413,11 +413,11 @@ def calibrate_clear_sky(climate: dict | None = None) -> dict:
     Gas slab: tau_g = a + b W (nadir), T_g = 273.15 + q (Ts - 273.15) - d0 - d1 W, W = tcwv.
 
     For every gas group (:data:`GAS_GROUPS`) a bounded least-squares fit matches the clear-sky
-    targets :data:`CLEAR_SKY_TARGETS` (SCIENCE.md section 5) at the regime climates
+    targets :data:`CLEAR_SKY_TARGETS` (docs/world.md, The observed forward model) at the regime climates
     :data:`REGIME_CLIMATE`, with ocean emissivity from :func:`ocean_emissivity` at the mean wind
     and weak Gaussian priors (sigma in brackets) that keep the problem well posed where a
     channel has fewer targets than unknowns: land e_V ~ 0.96 (0.02), e_H ~ 0.93 (0.02)
-    (Prigent 1997); snow e ~ 0.95 -> 0.72 log-linear in frequency (0.05) (SCIENCE.md);
+    (Prigent 1997); snow e ~ 0.95 -> 0.72 log-linear in frequency (0.05) (docs/world.md);
     d0 ~ 15 K (15 K), d1 ~ 0.2 K per kg m-2 (0.3), q ~ 1 (0.3, bounded to [0.3, 1.5]).
     Targets carry 1 K.
 

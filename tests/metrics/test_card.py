@@ -57,7 +57,7 @@ def _assert_same(a, b, rtol=1e-9):
         assert a == b
 
 
-# --- contract over every registry entry (CONVENTIONS.md 10) -----------------------------------
+# --- contract over every registry entry (docs/design.md, Conventions) -----------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -301,7 +301,7 @@ def test_bootstrap_ci_deterministic_and_seeded(data):
     assert ra["crps"]["ci_low"] < ra["crps"]["value"] < ra["crps"]["ci_high"]
 
 
-# --- every config field changes the output (CONVENTIONS.md 9) --------------------------------
+# --- every config field changes the output (docs/design.md, Conventions) --------------------------------
 
 _BASE = {"quantile_levels": None, "n_boot": 8, "n_boot_tail": 8, **TAIL}
 _CHANGES = {

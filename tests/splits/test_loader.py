@@ -270,7 +270,7 @@ FIELD_CASES = {
 
 @pytest.mark.parametrize("field", sorted(FIELD_CASES))
 def test_every_selection_field_changes_the_mask(tmp_path, field):
-    """CONVENTIONS.md 9: each config field has a test showing it changes the output."""
+    """docs/design.md, Conventions: each config field has a test showing it changes the output."""
     text = textwrap.dedent(
         """
         train_sources = ["obs", "sim"]
@@ -385,6 +385,6 @@ def test_missing_coordinate_is_bad_input():
 
 
 def test_import_splits_is_cheap():
-    code = "import sys, splits, tailshift.app.splits_cli; print('torch' in sys.modules, 'xarray' in sys.modules)"
+    code = "import sys, tailshift.splits, tailshift.app.splits_cli; print('torch' in sys.modules, 'xarray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]

@@ -1,7 +1,7 @@
-"""Tests of the observed forward model and the simulator (SCIENCE.md sections 5 and 6).
+"""Tests of the observed forward model and the simulator (docs/world.md sections 5 and 6).
 
 Physics expectations are checked on uniform columns (:func:`column_tb`) with stated tolerances;
-the slab model is crude, so the tolerances are the ones SCIENCE.md's "(≈)" numbers allow.
+the slab model is crude, so the tolerances are the ones docs/world.md's "(≈)" numbers allow.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ ALL_REGIMES = ["tropical_ocean", "midlat_ocean", "midlat_land", "tropical_land",
 # --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("regime", list(rt.CLEAR_SKY_TARGETS))
 def test_clear_sky_backgrounds_match_science_table(regime):
-    """Windows (10-89 GHz) within 3 K, sounding channels (166/183) within 6 K of SCIENCE.md."""
+    """Windows (10-89 GHz) within 3 K, sounding channels (166/183) within 6 K of docs/world.md."""
     tb = column_tb([0.0], regime)[0]
     target = np.array(rt.CLEAR_SKY_TARGETS[regime])
     window = rt.FREQ < 100
@@ -107,7 +107,7 @@ def test_emissivities_in_the_science_ranges():
 
 
 # --------------------------------------------------------------------------------------------
-# emission signal (SCIENCE.md section 5 "Expected behaviour")
+# emission signal (docs/world.md, The observed forward model "Expected behaviour")
 # --------------------------------------------------------------------------------------------
 def test_tropical_19v_emission_curve():
     """198 -> 236 -> 262 -> 271 K at 0/2/5/10 mm/h within +-15 K (the slab rain layer at
@@ -139,7 +139,7 @@ def test_midlatitude_19v_saturates_near_20_mmh():
 
 def test_land_19v_nearly_flat_with_rain():
     """Within 8 K from 0 to 50 mm/h (the ocean swings by ~85 K): the warm, e ~ 0.96 surface
-    masks the emission signal (SCIENCE.md section 1)."""
+    masks the emission signal (docs/world.md)."""
     ocean = np.ptp(tb_at("tropical_ocean", [0, 1, 5, 10, 20, 50], "18.7V"))
     for regime in ("midlat_land", "tropical_land"):
         tb = tb_at(regime, [0, 1, 5, 10, 20, 50], "18.7V")
@@ -151,7 +151,7 @@ def test_land_19v_nearly_flat_with_rain():
 # scattering signal
 # --------------------------------------------------------------------------------------------
 def test_89v_depression_over_land_convective():
-    """15/50/100 K at 1/10/50 mm/h (SCIENCE.md), within +-6/10/10 K."""
+    """15/50/100 K at 1/10/50 mm/h (docs/world.md), within +-6/10/10 K."""
     tb = tb_at("midlat_land", [0, 1, 10, 50], "89.0V", convective=True)
     dep = tb[0] - tb[1:]
     for d, target, tol in zip(dep, [15, 50, 100], [6, 10, 10], strict=True):
@@ -159,7 +159,7 @@ def test_89v_depression_over_land_convective():
 
 
 def test_89v_depression_over_ocean_convective():
-    """20/60 K at 10/50 mm/h (SCIENCE.md) within +-6 K (the ocean IWP relation is tuned to
+    """20/60 K at 10/50 mm/h (docs/world.md) within +-6 K (the ocean IWP relation is tuned to
     them, rt.IWP_CONV_OCEAN: 18/64 K)."""
     tb = tb_at("tropical_ocean", [0, 10, 50], "89.0V", convective=True)
     dep = tb[0] - tb[1:]
@@ -266,7 +266,7 @@ def test_land_emissivity_noise_is_spatially_correlated():
 
 
 # --------------------------------------------------------------------------------------------
-# simulator and the lambda blend (SCIENCE.md section 6)
+# simulator and the lambda blend (docs/world.md, The simulator)
 # --------------------------------------------------------------------------------------------
 def test_blend_one_reproduces_observed_exactly():
     cols = make_cols(ALL_REGIMES, random_rain(5, 32, seed=2))

@@ -73,7 +73,7 @@ def test_scene_coordinates(tiny):
         ):
             assert re.fullmatch(rf"{reg}-[0-{climate.N_REGIONS - 1}]", region)
             assert surf == schema.REGIME_SURFACE[reg]
-        # warming follows the world's path; ancillaries move with it (SCIENCE.md section 4)
+        # warming follows the world's path; ancillaries move with it (docs/world.md, Warming path)
         np.testing.assert_allclose(
             ds.warming.values, climate.warming_of_year(years + 0.5), atol=0.03
         )

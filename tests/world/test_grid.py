@@ -43,6 +43,6 @@ def test_reference_precip_has_no_ringing_and_keeps_the_rain():
 
 
 def test_reference_footprint_is_in_the_science_range():
-    """SCIENCE.md section 3: output after footprint smoothing of ~4-5 km (Gaussian * 4-km box)."""
+    """docs/world.md, Rain fields: output after footprint smoothing of ~4-5 km (Gaussian * 4-km box)."""
     total = 2.355 * np.sqrt((grid.REFERENCE_FWHM_KM / 2.355) ** 2 + grid.OUT_KM**2 / 12.0)
     assert 4.0 <= total <= 5.0

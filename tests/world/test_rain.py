@@ -1,4 +1,4 @@
-"""Rain fields of the synthetic world against SCIENCE.md section 3 targets and section 4 rates."""
+"""Rain fields of the synthetic world against docs/world.md, Rain fields targets and section 4 rates."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def present():
     return {r: _batch(r, 150, climate.REFERENCE_WARMING, 3) for r in schema.REGIMES}
 
 
-# Tolerances (factors) on the SCIENCE.md section 3 targets, which describe the reference label
+# Tolerances (factors) on the docs/world.md, Rain fields targets, which describe the reference label
 # on the 4-km output grid (climate.TARGETS). The regimes are tuned to meet them within ~12 %
 # (climate.REGIMES docstring); the test allows 20 % (25 % for P99.9, which rests on ~100
 # clustered pixels per regime here).
@@ -72,7 +72,7 @@ def test_fields_are_physical(present):
         assert np.all(np.isfinite(r)) and r.min() >= 0.0
         assert r.max() <= climate.REGIMES[regime].cap * max(climate.REGION_INTENSITY)
         assert not np.any(c & (r == 0)), "convective pixels must rain"
-        # some dry scenes (SCIENCE.md: "include dry scenes"), but most scenes rain
+        # some dry scenes (docs/world.md: "include dry scenes"), but most scenes rain
         dry = (r.reshape(150, -1).max(axis=1) == 0).mean()
         assert 0.0 < dry < 0.2, (regime, dry)
 
@@ -117,7 +117,7 @@ def test_gpd_tail_is_continuous_and_capped():
 
 
 def test_war_compensation_keeps_the_mean_rate():
-    """E(dT) * WAR'(dT) rises exactly as exp(a_mean dT) (SCIENCE.md section 4)."""
+    """E(dT) * WAR'(dT) rises exactly as exp(a_mean dT) (docs/world.md, Warming path)."""
     for name, p in climate.REGIMES.items():
         dt = np.array([-1.0, 0.0, 2.0])
         domain = rain.mean_intensity(name, dt) * rain.war_compensation(name, dt)
@@ -207,7 +207,7 @@ def test_warming_path_matches_ar6():
 
 
 def test_ancillaries_follow_warming():
-    """SCIENCE.md section 4: T +dT, TCWV x 1.07**dT, freezing level +0.15-0.2 km/K."""
+    """docs/world.md, Warming path: T +dT, TCWV x 1.07**dT, freezing level +0.15-0.2 km/K."""
     warming = np.array([climate.REFERENCE_WARMING, climate.REFERENCE_WARMING + 2.0])
     zero = np.zeros(2)
     a = climate.ancillary("tropical_ocean", warming, np.array([1, 1]), zero, zero)
