@@ -9,7 +9,7 @@ import xarray as xr
 from tailshift import schema
 from tailshift.benchmark import evaluate as E
 from tailshift.errors import BadInputError
-from tests.test_predictions import make_pred
+from tests.benchmark.test_predictions import make_pred
 
 SPLIT, ROLE = "temporal", "ood_test"
 FAST = {"n_boot": 20, "n_boot_tail": 50}

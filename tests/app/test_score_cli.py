@@ -14,7 +14,7 @@ import xarray as xr
 
 from tailshift import schema
 from tailshift.app.cli import main
-from tests.test_predictions import make_pred
+from tests.benchmark.test_predictions import make_pred
 
 SPLIT, ROLE = "temporal", "ood_test"
 
