@@ -1,9 +1,9 @@
-"""Print (or check) the README's metric table, generated from ``metrics.REGISTRY``.
+"""Print (or check) the metric table of docs/protocol.md, generated from the metric registry.
 
     python scripts/metrics_table.py            # print the markdown table
-    python scripts/metrics_table.py --write    # replace the table between the README markers
+    python scripts/metrics_table.py --write    # replace the table between the markers of docs/protocol.md
 
-The README keeps the table between ``<!-- metrics:start -->`` and ``<!-- metrics:end -->``;
+docs/protocol.md keeps the table between ``<!-- metrics:start -->`` and ``<!-- metrics:end -->``;
 ``tests/test_readme.py`` fails when it drifts from the registry.
 """
 
@@ -46,7 +46,7 @@ def replace_block(text: str, block: str) -> str:
 
 def main(argv: list[str]) -> int:
     if "--write" in argv:
-        readme = Path(__file__).resolve().parents[1] / "README.md"
+        readme = Path(__file__).resolve().parents[1] / "docs" / "protocol.md"
         readme.write_text(replace_block(readme.read_text(encoding="utf-8"), table()), encoding="utf-8")
         return 0
     print(table())

@@ -1,9 +1,9 @@
-"""Print the README's reference-results table from the committed result files.
+"""Print the reference-results table of docs/reference-results.md from the committed results.
 
     python scripts/results_table.py [leaderboard/results]
 
 Every number comes from ``leaderboard/results/<split>/<name>.json`` (written by
-``scripts/reproduce.sh``), so the README table can be regenerated and checked.
+``scripts/reproduce.sh``), so the table can be regenerated and checked.
 """
 
 from __future__ import annotations
