@@ -23,6 +23,7 @@ import typer
 
 from tailshift.app.common import console, settings
 from tailshift.errors import BadInputError
+from tailshift.leaderboard.display import fmt
 
 SplitOpt = Annotated[str, typer.Option("--split", help="Split name (see 'tailshift splits list').")]
 RoleOpt = Annotated[
@@ -65,11 +66,8 @@ def _progress(description: str):
 
 
 def _fmt(x) -> str:
-    if isinstance(x, bool):
-        return "yes" if x else "no"
-    if x is None:
-        return "-"
-    return f"{x:.4g}"
+    """A score in the CLI table: the site's formatter with 4 significant digits, ``-`` if none."""
+    return fmt(x, missing="-", spec=".4g")
 
 
 def _print_scores(path: Path, role: str) -> None:

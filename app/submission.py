@@ -177,7 +177,7 @@ class ProgramModel:
         import torch
 
         from tailshift.baselines import common
-        from tailshift.baselines.train import resolve_device
+        from tailshift.baselines.device import resolve_device
 
         self.path = path
         self.device = resolve_device(device)

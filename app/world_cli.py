@@ -1,6 +1,6 @@
 """``tailshift data ...``: generate and describe the synthetic world.
 
-Thin wrappers around library functions (CONVENTIONS.md 11): ``generate`` calls
+Thin wrappers around library functions (docs/design.md, Conventions): ``generate`` calls
 :func:`tailshift.benchmark.world.generate.generate`. Other commands of this group are appended below as
 functions decorated with ``@app.command``.
 """
@@ -54,7 +54,7 @@ def generate_cmd(
     con.print(f"{rate:.1f} scenes/s; dataset checksum {checksum}")
 
 
-# --- tailshift data info (owned by the world card, benchmark/world/card.py) ------------------
+# --- tailshift data info (owned by the world card, benchmark/world/card/) --------------------
 @app.command("info")
 def info_command(
     ctx: typer.Context,

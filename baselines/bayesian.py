@@ -3,8 +3,8 @@
 GPROF (Kummerow et al. 2015, JTECH 32, 2265) retrieves rain as the posterior over an a-priori
 database of (TB, rain) pairs, each entry weighted by
 
-.. math:: w_j = \\exp\\left(-\\tfrac12 (\\mathbf{T}_o - \\mathbf{T}_j)^T (\\mathbf{O} + \\mathbf{S})^{-1}
-          (\\mathbf{T}_o - \\mathbf{T}_j)\\right),
+.. math:: w_j = \\exp\\left(-\\tfrac12 (\\mathbf{T}_o - \\mathbf{T}_j)^T
+          (\\mathbf{O} + \\mathbf{S})^{-1} (\\mathbf{T}_o - \\mathbf{T}_j)\\right),
 
 stratified by surface class (and binned by TCWV and T2m). Here:
 
@@ -35,6 +35,7 @@ import numpy as np
 
 from tailshift import schema
 from tailshift.baselines import common
+from tailshift.baselines.fit import make_train
 from tailshift.baselines.rundir import (
     MODEL_JSON,
     MODEL_NPZ,
@@ -44,6 +45,7 @@ from tailshift.baselines.rundir import (
     save_arrays,
     save_json,
 )
+from tailshift.errors import TailShiftError
 
 STRATIFY = ("surface_type", "none")
 
@@ -91,7 +93,8 @@ class Config:
 
     def __post_init__(self):
         schema.resolve_channels(self.channels)
-        for name in ("database_size", "n_neighbors", "sigma_tb", "sigma_tcwv", "sigma_t2m", "query_pixels"):
+        for name in ("database_size", "n_neighbors", "sigma_tb", "sigma_tcwv", "sigma_t2m",
+                     "query_pixels"):
             common.check_positive(name, getattr(self, name))
         common.check_choice("stratify", self.stratify, STRATIFY)
 
@@ -100,7 +103,8 @@ class Config:
         return schema.resolve_channels(self.channels)
 
 
-def features(inputs: Any, channels: tuple[str, ...], config: Config, fill: np.ndarray | None) -> np.ndarray:
+def features(inputs: Any, channels: tuple[str, ...], config: Config,
+             fill: np.ndarray | None) -> np.ndarray:
     """Scaled features ``(pixels, d)``: TB / sigma_tb (+ TCWV / sigma_tcwv, T2m / sigma_t2m)."""
     tb = common.tb_array(inputs, channels, fill=fill)
     if fill is not None:
@@ -109,9 +113,11 @@ def features(inputs: Any, channels: tuple[str, ...], config: Config, fill: np.nd
     cols = [np.moveaxis(tb, 1, -1).reshape(-1, c) / config.sigma_tb]
     if config.use_ancillary:
         shape = (n, ny, nx)
-        for name, sigma in ((schema.VAR_TCWV, config.sigma_tcwv), (schema.VAR_T2M, config.sigma_t2m)):
+        for name, sigma in ((schema.VAR_TCWV, config.sigma_tcwv),
+                            (schema.VAR_T2M, config.sigma_t2m)):
             if name in inputs.variables:
-                cols.append(common.pixel_field(inputs, name, shape).reshape(-1, 1).astype(np.float32) / sigma)
+                field = common.pixel_field(inputs, name, shape).reshape(-1, 1)
+                cols.append(field.astype(np.float32) / sigma)
             else:
                 cols.append(np.zeros((n * ny * nx, 1), np.float32))
     return np.concatenate(cols, axis=1).astype(np.float32)
@@ -145,6 +151,7 @@ class BayesianModel:
     def __init__(self, config: Config, x: np.ndarray, rain: np.ndarray, surface: np.ndarray,
                  mean: np.ndarray, std: np.ndarray, levels: np.ndarray = common.QUANTILE_LEVELS,
                  training_sources: tuple[str, ...] = ("obs",)):
+        # deferred: scikit-learn is heavy; only building a database needs it
         from sklearn.neighbors import NearestNeighbors
 
         self.config = config
@@ -161,7 +168,8 @@ class BayesianModel:
             for code in np.unique(surface):
                 rows = np.flatnonzero(surface == code)
                 if code >= 0 and len(rows) >= k:
-                    self.index[int(code)] = (NearestNeighbors(n_neighbors=k, algorithm="kd_tree").fit(x[rows]), rows)
+                    nn = NearestNeighbors(n_neighbors=k, algorithm="kd_tree").fit(x[rows])
+                    self.index[int(code)] = (nn, rows)
         self.extra = {"database_size": int(len(x)), "strata": sorted(int(c) for c in self.index)}
 
     def quantiles_for(self, feats: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -190,7 +198,8 @@ class BayesianModel:
 
     def save(self, directory: Path) -> None:
         save_arrays(directory / MODEL_NPZ, x=self.x, rain=self.rain, surface=self.surface,
-                    mean=self.normalisation[0], std=self.normalisation[1], levels=self.quantile_levels)
+                    mean=self.normalisation[0], std=self.normalisation[1],
+                    levels=self.quantile_levels)
         save_json(directory / MODEL_JSON, common.config_to_dict(self.config))
 
 
@@ -217,9 +226,9 @@ def fit(config: Config, ds: Any, progress: common.ProgressFn | None = None,
         if progress:
             progress("database", b + 1, len(batches), None)
     if not xs:
-        from tailshift.errors import TailShiftError
-
-        raise TailShiftError("no training pixel was drawn for the database; check the training role")
+        raise TailShiftError(
+            "no training pixel was drawn for the database; check the training role"
+        )
     x, rain, surf = np.concatenate(xs), np.concatenate(rs), np.concatenate(ss)
     if len(x) > config.database_size:
         pick = np.sort(rng.choice(len(x), config.database_size, replace=False))
@@ -227,17 +236,9 @@ def fit(config: Config, ds: Any, progress: common.ProgressFn | None = None,
     return BayesianModel(config, x, rain, surf, mean, std, training_sources=sources)
 
 
-def train(config: Config, data_dir, split, out_dir, device: str = "cpu",
-          progress: common.ProgressFn | None = None, force: bool = False,
-          resume: bool = False) -> RunDir:
-    """Build the database from the training role of ``split``; write the run directory."""
-    from tailshift.baselines.registry import fit_and_save
-
-    return fit_and_save(
-        Config.BASELINE, config, data_dir, split, out_dir,
-        lambda ds, prog, sources: fit(config, ds, prog, sources), channels=config.channel_names,
-        progress=progress, force=force,
-    )
+train = make_train(
+    fit, "Build the database from the training role of ``split``; write the run directory."
+)
 
 
 def load(run: RunDir) -> BayesianModel:

@@ -22,6 +22,7 @@ import numpy as np
 
 from tailshift import schema
 from tailshift.baselines import common
+from tailshift.baselines.fit import make_train
 from tailshift.baselines.rundir import (
     MODEL_JSON,
     MODEL_NPZ,
@@ -31,6 +32,7 @@ from tailshift.baselines.rundir import (
     save_arrays,
     save_json,
 )
+from tailshift.errors import TailShiftError
 
 GROUP_BY = ("regime", "surface_type", "none")
 #: Histogram range (mm/h): 1e-3 (the rain floor of the GPROF-NN transform) to 1e3 (above the
@@ -163,7 +165,8 @@ class ClimatologyModel:
             arrays[f"{key}_labels"] = np.asarray(labels, dtype=str)
             arrays[f"{key}_q"] = q
         save_arrays(directory / MODEL_NPZ, **arrays)
-        save_json(directory / MODEL_JSON, {"group_by": self.group_by, "tables": sorted(self.tables)})
+        save_json(directory / MODEL_JSON,
+                  {"group_by": self.group_by, "tables": sorted(self.tables)})
 
 
 def _scene_labels(inputs: Any, name: str, n: int) -> np.ndarray:
@@ -207,8 +210,6 @@ def fit(config: Config, ds: Any, progress: common.ProgressFn | None = None,
         if progress:
             progress("climatology", b + 1, len(batches), None)
     if total.sum() == 0:
-        from tailshift.errors import TailShiftError
-
         raise TailShiftError("the training role has no finite rain values; check the dataset")
     levels = common.QUANTILE_LEVELS
     tables = {}
@@ -221,17 +222,9 @@ def fit(config: Config, ds: Any, progress: common.ProgressFn | None = None,
                             levels, sources)
 
 
-def train(config: Config, data_dir, split, out_dir, device: str = "cpu",
-          progress: common.ProgressFn | None = None, force: bool = False,
-          resume: bool = False) -> RunDir:
-    """Fit on the training role of ``split`` and write the run directory (``device`` unused)."""
-    from tailshift.baselines.registry import fit_and_save
-
-    return fit_and_save(
-        Config.BASELINE, config, data_dir, split, out_dir,
-        lambda ds, prog, sources: fit(config, ds, prog, sources), channels=(),
-        progress=progress, force=force,
-    )
+train = make_train(
+    fit, "Fit on the training role of ``split`` and write the run directory (``device`` unused)."
+)
 
 
 def load(run: RunDir) -> ClimatologyModel:

@@ -41,7 +41,10 @@ from typing import Any
 import numpy as np
 
 from tailshift import schema
+from tailshift.benchmark.dataset import select_role
+from tailshift.benchmark.world.grid import REFERENCE_FLOOR
 from tailshift.errors import BadInputError, TailShiftError
+from tailshift.splits import load_split
 
 #: Number of evenly spaced mid-point levels (see module docstring).
 N_MIDPOINT_LEVELS = 32
@@ -91,7 +94,8 @@ def level_weights(levels: np.ndarray = QUANTILE_LEVELS) -> np.ndarray:
     return np.diff(edges)
 
 
-def point_estimate(quantiles: np.ndarray, axis: int = 1, levels: np.ndarray = QUANTILE_LEVELS) -> np.ndarray:
+def point_estimate(quantiles: np.ndarray, axis: int = 1,
+                   levels: np.ndarray = QUANTILE_LEVELS) -> np.ndarray:
     """Predictive mean (mm/h) from quantiles: :math:`\\hat R = \\sum_i w_i q_{\\tau_i}`.
 
     A quadrature of :math:`E[R] = \\int_0^1 q_\\tau d\\tau` with the cell weights of
@@ -191,15 +195,14 @@ def check_choice(name: str, value: Any, choices: tuple) -> None:
 def check_positive(name: str, value: float, allow_zero: bool = False) -> None:
     """Raise :class:`BadInputError` unless ``value`` > 0 (or >= 0 with ``allow_zero``)."""
     if value < 0 or (value == 0 and not allow_zero):
-        raise BadInputError(f"config key {name!r} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+        bound = ">= 0" if allow_zero else "> 0"
+        raise BadInputError(f"config key {name!r} must be {bound}, got {value}")
 
 
 # ------------------------------------------------------------------------------ split + data
 def resolve_split(split: Any) -> Any:
     """A :class:`splits.Split` from a name, a path to a split file, or a split object."""
     if not hasattr(split, "roles"):
-        from tailshift.splits import load_split
-
         return load_split(split)
     return split
 
@@ -228,9 +231,8 @@ def load_role(
     channels: tuple[str, ...] | None = None,
     sources: tuple[str, ...] | None = None,
 ):
-    """The lazy dataset of ``role`` of ``split`` (thin wrapper of ``tailshift.benchmark.dataset``)."""
-    from tailshift.benchmark.dataset import select_role
-
+    """The lazy dataset of ``role`` of ``split`` (thin wrapper of
+    :func:`tailshift.benchmark.dataset.select_role`)."""
     return select_role(data_dir, split, role, channels=channels, sources=sources)
 
 
@@ -347,9 +349,7 @@ def to_predictions(inputs: Any, quantiles: np.ndarray, levels: np.ndarray | None
     levels are made non-decreasing (a no-op for monotone heads). The point estimate
     ``surface_precip`` is the predictive mean (:func:`point_estimate`), floored the same way.
     """
-    import xarray as xr
-
-    from tailshift.benchmark.world.grid import REFERENCE_FLOOR
+    import xarray as xr  # deferred: heavy; only building predictions needs it
 
     levels = QUANTILE_LEVELS if levels is None else np.asarray(levels)
     q = np.asarray(quantiles, dtype=np.float32).copy()
@@ -380,7 +380,9 @@ ProgressFn = Callable[[str, int, int | None, dict[str, float] | None], None]
 def check_labels(ds: Any) -> None:
     """The training dataset must carry the label variable."""
     if schema.VAR_PRECIP not in ds.variables:
-        raise TailShiftError(f"the training data lack {schema.VAR_PRECIP!r}; regenerate the dataset")
+        raise TailShiftError(
+            f"the training data lack {schema.VAR_PRECIP!r}; regenerate the dataset"
+        )
 
 
 def labels_array(ds: Any) -> np.ndarray:

@@ -1,11 +1,12 @@
 """Quantile gradient boosting: scikit-learn ``HistGradientBoostingRegressor(loss="quantile")``.
 
-One model per quantile level of a subset ``levels`` of :data:`tailshift.baselines.common.QUANTILE_LEVELS`
-(default 11 levels spanning 0.016-0.999: fitting all 35 would triple the training time for little
-gain), trained on uniformly drawn training pixels (``max_pixels``). The other levels are
-linearly interpolated in the level (constant beyond the subset's ends), and the quantiles are
-sorted per pixel (monotone rearrangement, Chernozhukov, Fernandez-Val & Galichon 2010,
-Econometrica 78, 1093) so independent per-level models never cross.
+One model per quantile level of a subset ``levels`` of
+:data:`tailshift.baselines.common.QUANTILE_LEVELS` (default 11 levels spanning 0.016-0.999: fitting
+all 35 would triple the training time for little gain), trained on uniformly drawn training
+pixels (``max_pixels``). The other levels are linearly interpolated in the level (constant beyond
+the subset's ends), and the quantiles are sorted per pixel (monotone rearrangement,
+Chernozhukov, Fernandez-Val & Galichon 2010, Econometrica 78, 1093) so independent per-level
+models never cross.
 
 Features per pixel (the "pixel + neighbourhood" of SCIENCE.md section 8):
 
@@ -32,6 +33,7 @@ import numpy as np
 
 from tailshift import schema
 from tailshift.baselines import common
+from tailshift.baselines.fit import make_train
 from tailshift.baselines.rundir import (
     MODEL_JSON,
     MODEL_NPZ,
@@ -96,13 +98,14 @@ class Config:
         bad = [v for v in self.levels if not np.any(np.isclose(v, common.QUANTILE_LEVELS))]
         if bad or list(self.levels) != sorted(set(self.levels)):
             raise BadInputError(
-                f"config key 'levels' must be increasing values of QUANTILE_LEVELS; {bad or self.levels} "
-                + "are not"
+                "config key 'levels' must be increasing values of QUANTILE_LEVELS; "
+                + f"{bad or self.levels} are not"
             )
         for w in self.windows:
             if w < 3 or w % 2 == 0:
                 raise BadInputError(f"config key 'windows' must hold odd sizes >= 3, got {w}")
-        for name in ("max_pixels", "max_iter", "learning_rate", "max_leaf_nodes", "min_samples_leaf"):
+        for name in ("max_pixels", "max_iter", "learning_rate", "max_leaf_nodes",
+                     "min_samples_leaf"):
             common.check_positive(name, getattr(self, name))
         common.check_positive("l2_regularization", self.l2_regularization, allow_zero=True)
 
@@ -126,7 +129,7 @@ def feature_names(config: Config) -> list[str]:
 
 def features(inputs: Any, config: Config, fill: np.ndarray | None) -> np.ndarray:
     """Feature matrix ``(scene * y * x, n_features)`` float32 (see the module docstring)."""
-    from scipy.ndimage import uniform_filter
+    from scipy.ndimage import uniform_filter  # deferred: scipy.ndimage is a heavy import
 
     ch = config.channel_names
     tb = common.tb_array(inputs, ch, fill=fill)
@@ -165,7 +168,8 @@ def export_trees(est: Any) -> tuple[dict[str, np.ndarray], float]:
         raise TailShiftError("categorical splits are not supported by the tree export")
     sizes = np.array([len(nd) for nd in nodes])
     offset = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-    return {"nodes": np.concatenate(nodes), "offset": offset}, float(np.ravel(est._baseline_prediction)[0])
+    baseline = float(np.ravel(est._baseline_prediction)[0])
+    return {"nodes": np.concatenate(nodes), "offset": offset}, baseline
 
 
 def _tree_slices(trees: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -180,7 +184,7 @@ def predict_trees(trees: dict[str, np.ndarray], baseline: float, x: np.ndarray) 
     Uses scikit-learn's compiled ``TreePredictor`` on the stored node records when it is
     available (fast), else :func:`predict_trees_numpy` (same rule, pure numpy).
     """
-    try:
+    try:  # deferred: scikit-learn is heavy, and this private module may move
         from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
     except ImportError:  # pragma: no cover - private API moved
         return predict_trees_numpy(trees, baseline, x)
@@ -249,7 +253,8 @@ class GBMModel:
                 full = np.repeat(sub, len(self.quantile_levels), axis=1)
             else:
                 j = np.clip(np.searchsorted(fitted, self.quantile_levels) - 1, 0, len(fitted) - 2)
-                frac = np.clip((self.quantile_levels - fitted[j]) / (fitted[j + 1] - fitted[j]), 0.0, 1.0)
+                frac = (self.quantile_levels - fitted[j]) / (fitted[j + 1] - fitted[j])
+                frac = np.clip(frac, 0.0, 1.0)
                 full = sub[:, j] + frac * (sub[:, j + 1] - sub[:, j])
             out[sl] = full
         return out
@@ -262,9 +267,11 @@ class GBMModel:
         return common.to_predictions(inputs, q, self.quantile_levels)
 
     def save(self, directory: Path) -> None:
-        arrays: dict[str, np.ndarray] = {"mean": self.normalisation[0], "std": self.normalisation[1],
-                                         "levels": self.quantile_levels,
-                                         "baselines": np.array([b for _, b in self.ensembles])}
+        arrays: dict[str, np.ndarray] = {
+            "mean": self.normalisation[0], "std": self.normalisation[1],
+            "levels": self.quantile_levels,
+            "baselines": np.array([b for _, b in self.ensembles]),
+        }
         for k, (trees, _) in enumerate(self.ensembles):
             for f, v in trees.items():
                 arrays[f"l{k}_{f}"] = v
@@ -302,6 +309,7 @@ def sample_pixels(config: Config, ds: Any, mean: np.ndarray,
 def fit(config: Config, ds: Any, progress: common.ProgressFn | None = None,
         sources: tuple[str, ...] = ("obs",)) -> GBMModel:
     """Fit one quantile ensemble per level of ``config.levels``."""
+    # deferred: scikit-learn is heavy; only fitting needs it
     from sklearn.ensemble import HistGradientBoostingRegressor
 
     mean, std = common.channel_stats(ds, config.channel_names, seed=config.seed)
@@ -321,17 +329,9 @@ def fit(config: Config, ds: Any, progress: common.ProgressFn | None = None,
     return GBMModel(config, ensembles, mean, std, training_sources=sources)
 
 
-def train(config: Config, data_dir, split, out_dir, device: str = "cpu",
-          progress: common.ProgressFn | None = None, force: bool = False,
-          resume: bool = False) -> RunDir:
-    """Fit on the training role of ``split`` and write the run directory."""
-    from tailshift.baselines.registry import fit_and_save
-
-    return fit_and_save(
-        Config.BASELINE, config, data_dir, split, out_dir,
-        lambda ds, prog, sources: fit(config, ds, prog, sources), channels=config.channel_names,
-        progress=progress, force=force,
-    )
+train = make_train(
+    fit, "Fit on the training role of ``split`` and write the run directory."
+)
 
 
 def load(run: RunDir) -> GBMModel:
@@ -342,4 +342,5 @@ def load(run: RunDir) -> GBMModel:
     for k in range(len(config.levels)):
         trees = {f: arrays[f"l{k}_{f}"] for f in ("nodes", "offset")}
         ensembles.append((trees, float(arrays["baselines"][k])))
-    return GBMModel(config, ensembles, arrays["mean"], arrays["std"], arrays["levels"], run.training_sources)
+    return GBMModel(config, ensembles, arrays["mean"], arrays["std"], arrays["levels"],
+                    run.training_sources)

@@ -34,8 +34,14 @@ monotone transform, so the chaining is the same in either space.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
+
+import numpy as np
+
+from tailshift.baselines import common
+from tailshift.errors import BadInputError
 
 #: Losses with a tail threshold (mm/h) and those whose weight must lie in [0, 1].
 THRESHOLD_LOSSES = ("twcrps",)
@@ -64,7 +70,7 @@ def pinball_loss(pred, target, levels, mask=None, level_weights=None):
         Scalar: :math:`\\frac{1}{N L}\\sum_{pixels}\\sum_\\tau \\rho_\\tau(y, q_\\tau)`
         (0 if no pixel is valid).
     """
-    import torch
+    import torch  # deferred: heavy optional dependency (importing the losses stays cheap)
 
     valid = torch.isfinite(target)
     if mask is not None:
@@ -81,16 +87,17 @@ def pinball_loss(pred, target, levels, mask=None, level_weights=None):
 
 
 def twcrps_loss(pred, target, levels, threshold: float, weight: float = 1.0, mask=None):
-    """Pinball plus ``weight`` x the pinball of the chained ``max(., threshold)`` (module docstring).
+    """Pinball plus ``weight`` x the pinball of the chained ``max(., threshold)`` (module doc).
 
     ``threshold`` is in the units of ``pred`` / ``target`` (model space). Pixels and levels below
     the threshold on both sides contribute nothing to the second term.
     """
-    import torch
+    import torch  # deferred: heavy optional dependency (importing the losses stays cheap)
 
     body = pinball_loss(pred, target, levels, mask)
     t = torch.as_tensor(threshold, dtype=pred.dtype, device=pred.device)
-    tail = pinball_loss(torch.maximum(pred, t), torch.maximum(target, t.to(target.dtype)), levels, mask)
+    tail = pinball_loss(torch.maximum(pred, t), torch.maximum(target, t.to(target.dtype)), levels,
+                        mask)
     return body + weight * tail
 
 
@@ -101,7 +108,8 @@ def tail_level_weights(levels, weight: float):
 
 def tail_pinball_loss(pred, target, levels, weight: float = 1.0, mask=None):
     """Pinball with the right-tail level weights of :func:`tail_level_weights`."""
-    return pinball_loss(pred, target, levels, mask, level_weights=tail_level_weights(levels, weight))
+    weights = tail_level_weights(levels, weight)
+    return pinball_loss(pred, target, levels, mask, level_weights=weights)
 
 
 #: Registry of training losses by config name.
@@ -109,19 +117,14 @@ LOSSES: dict[str, Callable] = {"pinball": pinball_loss, "twcrps": twcrps_loss,
                                "tail_pinball": tail_pinball_loss}
 
 
-def make_loss(name: str, transform: str, threshold_mm_h: float = 10.0, weight: float = 1.0) -> Callable:
+def make_loss(name: str, transform: str, threshold_mm_h: float = 10.0,
+              weight: float = 1.0) -> Callable:
     """The training loss ``f(pred, target, levels)`` of a config, in model space.
 
     ``threshold_mm_h`` (``twcrps``) is mapped through the rain ``transform``
     (:func:`tailshift.baselines.common.rain_transform`); 10 mm/h is the heavy-rain threshold of the
     ``twcrps_10`` metric (SCIENCE.md section 7).
     """
-    import functools
-
-    import numpy as np
-
-    from tailshift.baselines import common
-
     if name == "pinball":
         return pinball_loss
     if name == "twcrps":
@@ -134,11 +137,12 @@ def make_loss(name: str, transform: str, threshold_mm_h: float = 10.0, weight: f
 
 def check_loss_options(name: str, threshold_mm_h: Any, weight: Any) -> None:
     """Refuse loss options that make no sense (clear ``BadInputError``)."""
-    from tailshift.errors import BadInputError
-
     if not (isinstance(weight, int | float) and weight >= 0):
         raise BadInputError(f"loss_weight must be a number >= 0, got {weight!r}")
     if name in UNIT_WEIGHT_LOSSES and weight > 1:
-        raise BadInputError(f"loss {name!r} needs loss_weight in [0, 1] (a mixing weight), got {weight}")
-    if name in THRESHOLD_LOSSES and not (isinstance(threshold_mm_h, int | float) and threshold_mm_h > 0):
+        raise BadInputError(
+            f"loss {name!r} needs loss_weight in [0, 1] (a mixing weight), got {weight}"
+        )
+    positive = isinstance(threshold_mm_h, int | float) and threshold_mm_h > 0
+    if name in THRESHOLD_LOSSES and not positive:
         raise BadInputError(f"loss {name!r} needs loss_threshold > 0 mm/h, got {threshold_mm_h!r}")

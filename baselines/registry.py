@@ -11,20 +11,22 @@ Every baseline module provides
   ``model.training_sources`` describe it.
 
 The CLI, configs and run directories use registry names only. Importing this module is cheap
-(no torch, no scikit-learn).
+(no torch, no scikit-learn): the model modules are imported by :meth:`BaselineSpec.load_module`
+when first used, and none of them imports the registry (the non-iterative ones get their
+``train`` from :mod:`tailshift.baselines.fit`, the U-Net from :mod:`tailshift.baselines.train`).
 """
 
 from __future__ import annotations
 
 import importlib
-import time
-from collections.abc import Callable
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tailshift.baselines import common
-from tailshift.baselines.rundir import RunDir, base_meta, finish_run, now_iso, start_run
+from tailshift.baselines.device import resolve_device
+from tailshift.baselines.rundir import RunDir
 from tailshift.errors import BadInputError
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
@@ -137,10 +139,6 @@ def load(run_dir: str | Path | RunDir, device: str = "cpu") -> Any:
     ``device`` (``cpu``, ``cuda``, ``cuda:N``, ``auto``) places a torch model for inference; the
     numpy baselines (climatology, bayesian, gbm) run on the CPU whatever it says.
     """
-    import inspect
-
-    from tailshift.baselines.train import resolve_device
-
     device = resolve_device(device)  # a bad or unavailable device is an error for every model
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     spec = get(run.baseline)
@@ -148,55 +146,3 @@ def load(run_dir: str | Path | RunDir, device: str = "cpu") -> Any:
     if "device" in inspect.signature(module.load).parameters:
         return module.load(run, device=device)
     return module.load(run)
-
-
-def fit_and_save(
-    baseline: str,
-    config: Any,
-    data_dir: str | Path,
-    split: Any,
-    out_dir: str | Path,
-    fit: Callable[[Any, Any, tuple[str, ...]], Any],
-    channels: tuple[str, ...],
-    progress: common.ProgressFn | None = None,
-    force: bool = False,
-) -> RunDir:
-    """Shared ``train`` of the non-iterative baselines (climatology, bayesian, gbm).
-
-    Resolves the split and the training sources, opens the training role lazily, calls
-    ``fit(train_ds, progress, sources) -> model`` and writes ``model.save(stage)`` plus ``run.json``
-    atomically.
-    """
-    split = common.resolve_split(split)
-    sources = common.training_sources(tuple(config.sources), split)
-    if channels:
-        common.check_training_channels(split, channels)
-    stage = start_run(out_dir, force=force)
-    try:
-        started, t0 = now_iso(), time.perf_counter()
-        ds = common.load_role(data_dir, split, "train", channels=channels or None, sources=sources)
-        if progress:
-            progress("fit", 0, 1, None)
-        model = fit(ds, progress, sources)
-        if progress:
-            progress("fit", 1, 1, None)
-        model.save(stage)
-        meta = base_meta(
-            baseline, common.config_to_dict(config), split, data_dir, sources, channels,
-            model.quantile_levels,
-        )
-        norm = getattr(model, "normalisation", None)
-        if norm is not None:
-            meta["normalisation"] = {"mean": [float(v) for v in norm[0]],
-                                     "std": [float(v) for v in norm[1]]}
-        meta["timing"] = {
-            "started": started, "finished": now_iso(), "seconds": time.perf_counter() - t0,
-            "n_train_scenes": int(ds.sizes["scene"]),
-        }
-        meta["extra"] = dict(getattr(model, "extra", {}) or {})
-        return finish_run(stage, out_dir, meta, force=force)
-    except BaseException:
-        import shutil
-
-        shutil.rmtree(stage, ignore_errors=True)
-        raise

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+import tailshift
 from tailshift.atomic import _replace, atomic_write_text, check_target
 from tailshift.errors import BadInputError
 
@@ -57,8 +58,6 @@ def now_iso() -> str:
 
 def code_version() -> dict[str, Any]:
     """Package version and, when run from a git checkout, the commit (``+dirty`` if modified)."""
-    import tailshift
-
     out: dict[str, Any] = {"tailshift": tailshift.__version__, "git": None}
     root = Path(__file__).resolve().parent.parent
     try:
@@ -108,7 +107,8 @@ def finish_run(stage: Path, out: str | Path, meta: dict[str, Any], force: bool =
     missing = [k for k in _REQUIRED if k not in meta]
     if missing:
         raise ValueError(f"run metadata lacks {missing}")
-    atomic_write_text(stage / RUN_JSON, json.dumps(meta, indent=2, sort_keys=True) + "\n", force=True)
+    text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
+    atomic_write_text(stage / RUN_JSON, text, force=True)
     (stage / CHECKPOINT).unlink(missing_ok=True)
     _replace(stage, out)
     return RunDir(out)
@@ -116,7 +116,7 @@ def finish_run(stage: Path, out: str | Path, meta: dict[str, Any], force: bool =
 
 def save_state_dict(path: str | Path, state: dict[str, Any]) -> None:
     """``torch.save`` to a temporary sibling, then rename (a crash never leaves half a file)."""
-    import torch
+    import torch  # deferred: heavy optional dependency (the numpy baselines never load it)
 
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -126,7 +126,7 @@ def save_state_dict(path: str | Path, state: dict[str, Any]) -> None:
 
 def load_state_dict(path: str | Path) -> dict[str, Any]:
     """``torch.load(..., weights_only=True)`` on CPU: tensors and plain containers only."""
-    import torch
+    import torch  # deferred: heavy optional dependency (the numpy baselines never load it)
 
     try:
         return torch.load(Path(path), map_location="cpu", weights_only=True)
@@ -241,21 +241,31 @@ class RunDir:
         return f"RunDir({str(self.path)!r}, baseline={self.baseline!r}, split={self.split_name!r})"
 
 
-def base_meta(baseline: str, config_dict: dict[str, Any], split: Any, data_dir: str | Path,
-              sources: tuple[str, ...], channels: tuple[str, ...], levels: np.ndarray) -> dict:
-    """The common part of ``run.json`` (dataset checksum read from the manifest)."""
+def dataset_info(data_dir: str | Path) -> dict[str, Any]:
+    """The ``dataset`` block of ``run.json``: checksum, preset and generator version.
+
+    Read from the dataset's manifest (the checksum recomputed from the store checksums when the
+    manifest lacks it).
+    """
+    # deferred: tailshift.io imports xarray (heavy); the registry imports this module cheaply
     from tailshift.io import dataset_checksum, read_manifest
 
     manifest = read_manifest(data_dir)
     return {
+        "checksum": manifest.get("dataset_checksum") or dataset_checksum(manifest),
+        "preset": manifest.get("preset"),
+        "generator_version": manifest.get("generator_version"),
+    }
+
+
+def base_meta(baseline: str, config_dict: dict[str, Any], split: Any, dataset: dict[str, Any],
+              sources: tuple[str, ...], channels: tuple[str, ...], levels: np.ndarray) -> dict:
+    """The common part of ``run.json``; ``dataset`` is the block of :func:`dataset_info`."""
+    return {
         "baseline": baseline,
         "config": config_dict,
         "split": {"name": split.name, "hash": getattr(split, "hash", None)},
-        "dataset": {
-            "checksum": manifest.get("dataset_checksum") or dataset_checksum(manifest),
-            "preset": manifest.get("preset"),
-            "generator_version": manifest.get("generator_version"),
-        },
+        "dataset": dict(dataset),
         "training_sources": list(sources),
         "quantile_levels": [float(v) for v in levels],
         "channels": list(channels),

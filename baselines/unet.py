@@ -6,9 +6,9 @@ channels, max-pooling down, transposed-convolution up, skip connections, and a 1
 Inputs are TBs normalised with the training role's per-channel mean/std; NaN TBs become 0 (the
 mean). Scenes whose size is not a multiple of ``2**depth`` are reflect-padded and cropped back.
 
-Initialisation: :func:`tailshift.baselines.train.fit_torch` sets the head's biases so that the untrained
-network predicts the training role's marginal quantiles (in training space) everywhere -- it
-starts from the climatology floor and learns the conditional part. Without it the softplus
+Initialisation: :func:`tailshift.baselines.train.fit_torch` sets the head's biases so that the
+untrained network predicts the training role's marginal quantiles (in training space) everywhere
+-- it starts from the climatology floor and learns the conditional part. Without it the softplus
 increments start at :math:`\\log 2` each, i.e. a 24 mm/h spread of the 35 levels on every dry
 pixel, which took many epochs to unlearn (measured on the quick world).
 
@@ -20,10 +20,14 @@ so quantiles never cross, by construction, in the (optionally GPROF-NN-transform
 space; the inverse transform is monotone, so they do not cross in mm/h either. The head runs in
 float32 even under mixed precision.
 
-Input modes: ``channels = "drain4"`` (37V/H, 89V/H, DRAIN's inputs) or ``"all"`` (13 GMI channels),
-or an explicit list. Levels: :data:`tailshift.baselines.common.QUANTILE_LEVELS` (35; the module docstring
-there compares them with DRAIN's 99 and GPROF-NN's 128). Loss: pinball over the levels
-(:mod:`tailshift.baselines.losses`). Training: :mod:`tailshift.baselines.train`.
+Input modes: ``channels = "drain4"`` (37V/H, 89V/H, DRAIN's inputs) or ``"all"`` (13 GMI
+channels), or an explicit list. Levels: :data:`tailshift.baselines.common.QUANTILE_LEVELS` (35; the
+module docstring there compares them with DRAIN's 99 and GPROF-NN's 128). Loss: pinball over the
+levels (:mod:`tailshift.baselines.losses`). Training: :mod:`tailshift.baselines.train` (command
+line: ``python -m tailshift.baselines.torchrun unet ...``, also under ``torchrun``).
+
+torch is imported inside the functions that need it (a heavy dependency, deferred so that the
+registry and configs load without it).
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ import numpy as np
 
 from tailshift import schema
 from tailshift.baselines import common
+from tailshift.baselines.losses import LOSSES, check_loss_options
 from tailshift.baselines.rundir import MODEL_PT, RunDir, load_state_dict
+from tailshift.baselines.train import fit_torch
 from tailshift.errors import BadInputError
 
 AMP_MODES = ("auto", "off", "bf16", "fp16")
@@ -57,8 +63,8 @@ class Config:
     transform : str
         ``"gprof_nn"`` (train in the GPROF-NN rain transform) or ``"none"`` (mm/h).
     loss : str
-        A key of :data:`tailshift.baselines.losses.LOSSES`: ``pinball`` (the reference), ``twcrps`` or
-        ``tail_pinball`` (tail-sensitive, proper; :mod:`tailshift.baselines.losses`).
+        A key of :data:`tailshift.baselines.losses.LOSSES`: ``pinball`` (the reference),
+        ``twcrps`` or ``tail_pinball`` (tail-sensitive, proper; :mod:`tailshift.baselines.losses`).
     loss_threshold : float
         Threshold (mm/h) of ``twcrps``; 10 mm/h is the ``twcrps_10`` metric's (SCIENCE.md 7).
     loss_weight : float
@@ -78,7 +84,8 @@ class Config:
         Hold the training role in memory if it is smaller than this (else stream chunks).
     loader : str
         ``"auto"`` (memory when it fits in ``cache_mb``, else ``"stream"``), ``"memory"``, or
-        ``"stream"`` (:class:`tailshift.benchmark.torchdata.SceneStream`; ignores ``max_train_scenes``).
+        ``"stream"`` (:class:`tailshift.benchmark.torchdata.SceneStream`; ignores
+        ``max_train_scenes``).
     num_workers, buffer_scenes : int
         DataLoader workers and shuffle-buffer size (scenes) of the streaming loader.
     threads : int
@@ -130,15 +137,13 @@ class Config:
     seed: int = 0
 
     def __post_init__(self):
-        from tailshift.baselines.losses import LOSSES, check_loss_options
-
         schema.resolve_channels(self.channels)
         for name in ("depth", "width", "batch_size", "max_epochs", "patience"):
             common.check_positive(name, getattr(self, name))
         for name in ("lr",):
             common.check_positive(name, getattr(self, name))
-        for name in ("weight_decay", "grad_clip", "max_train_scenes", "max_val_scenes", "cache_mb",
-                     "num_workers", "threads"):
+        for name in ("weight_decay", "grad_clip", "max_train_scenes", "max_val_scenes",
+                     "cache_mb", "num_workers", "threads"):
             common.check_positive(name, getattr(self, name), allow_zero=True)
         common.check_choice("transform", self.transform, common.TRANSFORMS)
         common.check_choice("loss", self.loss, tuple(LOSSES))
@@ -159,7 +164,8 @@ class Config:
                 raise BadInputError(f"sim_fraction must lie in [0, 1], got {self.sim_fraction!r}")
             if set(self.sources) != set(schema.SOURCES):
                 raise BadInputError(
-                    f"sim_fraction mixes observed and simulator scenes: set sources = {list(schema.SOURCES)}"
+                    "sim_fraction mixes observed and simulator scenes: set sources = "
+                    + f"{list(schema.SOURCES)}"
                 )
 
     @property
@@ -167,11 +173,13 @@ class Config:
         return schema.resolve_channels(self.channels)
 
 
+# ~80 lines: the network's classes are defined inside this function because they subclass
+# torch.nn.Module and torch is imported here (deferred), not at module import.
 def build_network(config: Config, n_channels: int, n_levels: int):
     """The ``torch.nn.Module`` of a config (weights initialised from the current torch seed)."""
-    import torch
-    from torch import nn
-    from torch.nn import functional as F  # noqa: N812
+    import torch  # deferred: heavy optional dependency
+    from torch import nn  # deferred: with torch
+    from torch.nn import functional as F  # noqa: N812  # deferred: with torch
 
     def block(c_in: int, c_out: int) -> nn.Module:
         return nn.Sequential(
@@ -213,13 +221,17 @@ def build_network(config: Config, n_channels: int, n_levels: int):
             self.depth = depth
             widths = [width * 2**i for i in range(depth + 1)]
             self.enc = nn.ModuleList(
-                [block(n_in, widths[0])] + [block(widths[i - 1], widths[i]) for i in range(1, depth + 1)]
+                [block(n_in, widths[0])]
+                + [block(widths[i - 1], widths[i]) for i in range(1, depth + 1)]
             )
             self.pool = nn.MaxPool2d(2)
             self.up = nn.ModuleList(
-                [nn.ConvTranspose2d(widths[i], widths[i - 1], 2, stride=2) for i in range(depth, 0, -1)]
+                [nn.ConvTranspose2d(widths[i], widths[i - 1], 2, stride=2)
+                 for i in range(depth, 0, -1)]
             )
-            self.dec = nn.ModuleList([block(2 * widths[i - 1], widths[i - 1]) for i in range(depth, 0, -1)])
+            self.dec = nn.ModuleList(
+                [block(2 * widths[i - 1], widths[i - 1]) for i in range(depth, 0, -1)]
+            )
             self.head = MonotoneQuantileHead(widths[0], n_out)
 
         def forward(self, x):
@@ -273,14 +285,15 @@ class UNetModel:
 
     def forward_numpy(self, x: np.ndarray) -> np.ndarray:
         """Normalised ``(n, C, y, x)`` -> quantiles ``(n, L, y, x)`` in mm/h."""
-        import torch
+        import torch  # deferred: heavy optional dependency
 
         outs = []
         with torch.no_grad():
             for sl in common.iter_batches(x.shape[0], self.batch_size):
                 t = torch.from_numpy(np.ascontiguousarray(x[sl])).to(self.device)
                 outs.append(self.net(t).float().cpu().numpy())
-        q = np.concatenate(outs) if outs else np.zeros((0, len(self.quantile_levels)) + x.shape[2:])
+        empty = (0, len(self.quantile_levels)) + x.shape[2:]
+        q = np.concatenate(outs) if outs else np.zeros(empty)
         return common.rain_inverse(q, self.transform)
 
     def normalise(self, inputs: Any) -> np.ndarray:
@@ -299,22 +312,17 @@ class UNetModel:
 def train(config: Config, data_dir, split, out_dir, device: str = "cpu",
           progress: common.ProgressFn | None = None, force: bool = False,
           resume: bool = False) -> RunDir:
-    """Train on the split's training role (early stopping on ``id_val``); see :mod:`tailshift.baselines.train`."""
-    from tailshift.baselines.train import fit_torch
-
-    return fit_torch(Config.BASELINE, config, data_dir, split, out_dir, device=device,
-                     progress=progress, force=force, resume=resume)
+    """Train on the split's training role (early stopping on ``id_val``); see
+    :mod:`tailshift.baselines.train`."""
+    return fit_torch(Config.BASELINE, config, data_dir, split, out_dir, build_network,
+                     n_parameters, device=device, progress=progress, force=force, resume=resume)
 
 
 def load(run: RunDir, device: str = "cpu") -> UNetModel:
     """Rebuild the network from ``run.json`` and load ``model.pt`` with ``weights_only=True``."""
-    from tailshift.baselines.common import load_config
-
-    config = load_config(Config, {k: v for k, v in run.config.items()})
+    config = common.load_config(Config, {k: v for k, v in run.config.items()})
     norm = run.normalisation
     if norm is None:
-        from tailshift.errors import BadInputError
-
         raise BadInputError(f"{run.path} has no normalisation statistics; retrain the model")
     net = build_network(config, len(run.channels), len(run.quantile_levels))
     net.load_state_dict(load_state_dict(run.file(MODEL_PT)))

@@ -7,7 +7,7 @@ the size of the quick and standard worlds' scenes.
 
 * ``test_train_step``: one AdamW step of the default-config U-Net (width 16, depth 3) on a batch
   of 16 scenes -- the model's training throughput;
-* ``test_loader_stream`` / ``test_loader_cached``: :class:`tailshift.baselines.train.SceneSource` delivering
+* ``test_loader_stream`` / ``test_loader_cached``: :class:`tailshift.baselines.loaders.SceneSource` delivering
   normalised, transformed batches from Zarr (streamed blocks) and from memory -- the loader's
   throughput, to compare with the model's (the loader should not be the bottleneck);
 * ``test_predict``: ``UNetModel.predict`` on 32 scenes;
@@ -31,7 +31,7 @@ torch = pytest.importorskip("torch")
 
 from tailshift import schema  # noqa: E402
 from tailshift.baselines import common, registry, unet  # noqa: E402
-from tailshift.baselines.train import SceneSource  # noqa: E402
+from tailshift.baselines.loaders import SceneSource  # noqa: E402
 
 SIZE = 64
 BATCH = 16

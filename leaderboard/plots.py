@@ -1,7 +1,8 @@
 """Plots of one submission's result, rendered at build time as deterministic SVG.
 
-Each ``plot_*`` function takes the normalised result (:mod:`tailshift.leaderboard.reader`) and returns the
-SVG as ``bytes``, or ``None`` when the result holds nothing to draw (any curve may be absent).
+Each ``plot_*`` function takes the normalised result (:mod:`tailshift.leaderboard.reader`) and
+returns the SVG as ``bytes``, or ``None`` when the result holds nothing to draw (any curve may be
+absent).
 Figures are built with :class:`matplotlib.figure.Figure` (no pyplot state) and saved with a fixed
 ``svg.hashsalt`` and no ``Date`` metadata, so two builds give identical bytes. Text is kept as
 SVG text (``svg.fonttype = "none"``) to keep files small.
@@ -16,9 +17,9 @@ Reference lines (SCIENCE.md §4):
   extremes up to 2×CC in mid-latitudes; Lenderink & van Meijgaard 2008).
 
 Scaling is drawn as the relative change of a statistic ``S`` from the lowest warming level,
-``100·(S(ΔT)/Ŝ(ΔT₀) − 1)`` in %, against ``ΔT − ΔT₀`` in K, where ``Ŝ`` is the log-linear fit
-below (so a noisy first point does not shift the whole curve); a constant rate ``r`` %/K is the
-curve ``100·((1 + r/100)^(ΔT−ΔT₀) − 1)``. The fitted rate in the legend is
+``100·(S(ΔT)/Ŝ(ΔT₀) − 1)`` in %, against ``ΔT − ΔT₀`` in K, where ``Ŝ`` is the log-linear
+fit below (so a noisy first point does not shift the whole curve); a constant rate ``r`` %/K is
+the curve ``100·((1 + r/100)^(ΔT−ΔT₀) − 1)``. The fitted rate in the legend is
 ``100·(exp(b) − 1)`` with ``b`` the least-squares slope of ``log S`` on ``ΔT`` (SCIENCE.md §7).
 """
 
@@ -28,6 +29,8 @@ import io
 import math
 import re
 from typing import Any
+
+import numpy as np
 
 #: Clausius–Clapeyron scaling, %/K (SCIENCE.md §4).
 CC_RATE = 7.0
@@ -75,7 +78,7 @@ def _figure(width: float, height: float, nrows: int = 1, ncols: int = 1, *,
 
     Fixed margins instead of constrained layout: the layout solver doubled the drawing time.
     """
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # deferred: matplotlib is heavy; only drawing needs it
 
     fig = Figure(figsize=(width, height))
     left, right, bottom, top = margins
@@ -95,7 +98,7 @@ def _svg(fig) -> bytes:
 
 def _render(draw, *args) -> bytes | None:
     """Run ``draw(*args)`` (which builds and returns a Figure or None) under the fixed rcParams."""
-    import matplotlib
+    import matplotlib  # deferred: heavy; importing this module must not load it
 
     with matplotlib.rc_context(_RC):
         fig = draw(*args)
@@ -128,7 +131,8 @@ def _draw_qq(result):
             continue
         ax.plot(x, y, "o-", ms=3.5, color=_color(role), label=role_label(role))
         for xi, yi, p in zip(c["reference"], c["retrieved"], c["p"], strict=False):
-            if xi is not None and yi is not None and p is not None and p >= 0.999 and role == roles[-1]:
+            if (xi is not None and yi is not None and p is not None and p >= 0.999
+                    and role == roles[-1]):
                 ax.annotate(f"{100 * p:g}", (xi, yi), textcoords="offset points", xytext=(4, -8),
                             fontsize=6.5, color="#666666")
         lo, hi = min(lo, *x, *y), max(hi, *x, *y)
@@ -163,7 +167,8 @@ def _draw_return_levels(result):
             if not x:
                 continue
             ax.plot(x, y, "o-", ms=3, lw=lw, color=color, label=label)
-            band = [(p, lo, hi) for p, lo, hi in zip(c["periods"], s["ci_low"], s["ci_high"], strict=False)
+            band = [(p, lo, hi)
+                    for p, lo, hi in zip(c["periods"], s["ci_low"], s["ci_high"], strict=False)
                     if None not in (p, lo, hi)]
             if band:
                 ax.fill_between([b[0] for b in band], [b[1] for b in band], [b[2] for b in band],
@@ -240,7 +245,7 @@ def _fit_log(warming: list, values: list) -> tuple[float, float] | None:
 
 
 def fitted_rate(warming: list, values: list) -> float | None:
-    """%/K from a least-squares fit of ``log S`` on warming: ``100·(exp(b) − 1)`` (SCIENCE.md §7)."""
+    """%/K from a least-squares fit of ``log S`` on warming: ``100·(exp(b) − 1)``, SCIENCE.md §7."""
     fit = _fit_log(warming, values)
     return None if fit is None else 100.0 * (math.exp(fit[1]) - 1.0)
 
@@ -275,7 +280,8 @@ def _draw_scaling(result):
                             color="#9bbf85", alpha=0.3, lw=0, label=band_label)
             ax.plot(dx, [100 * ((1 + CC_RATE / 100) ** d - 1) for d in dx], ":", color="#3d7a2a",
                     lw=1.2, label=f"CC {CC_RATE:g} %/K")
-            for side, color, lw in (("reference", REF_COLOR, 2.4), ("retrieved", _color(role), 1.3)):
+            for side, color, lw in (("reference", REF_COLOR, 2.4),
+                                    ("retrieved", _color(role), 1.3)):
                 vals = c[side].get(key)
                 if not vals:
                     continue
@@ -362,8 +368,7 @@ def _draw_examples(result, role):
     examples = result["roles"][role]["examples"]
     if not examples:
         return None
-    import numpy as np
-    from matplotlib.colors import PowerNorm
+    from matplotlib.colors import PowerNorm  # deferred: matplotlib is heavy (see _render)
 
     fields = [
         np.array(ex[k], dtype=float)
@@ -374,7 +379,7 @@ def _draw_examples(result, role):
     vmax = max(float(np.nanmax(f)) if np.isfinite(f).any() else 0.0 for f in fields)
     vmax = max(vmax, 1.0)
     norm = PowerNorm(gamma=0.5, vmin=0.0, vmax=vmax)
-    import matplotlib
+    import matplotlib  # deferred: matplotlib is heavy (see _render)
 
     cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#f2f2f2")
     n = len(examples)
@@ -382,7 +387,8 @@ def _draw_examples(result, role):
                         gaps=(0.12, 0.3))
     im = None
     for i, ex in enumerate(examples):
-        for j, (key, title) in enumerate((("reference", "reference"), ("median", "retrieved median"),
+        for j, (key, title) in enumerate((("reference", "reference"),
+                                          ("median", "retrieved median"),
                                           ("q99", "retrieved 99th percentile"))):
             ax = axes[i, j]
             if ex.get(key) is None:  # point-only submission: no 99th percentile
@@ -431,7 +437,8 @@ def all_plots(result: dict) -> list[dict[str, Any]]:
          "regime fixed effects, docs/protocol.md), " +
          f"retrieved vs reference, against the Clausius–Clapeyron rate ({CC_RATE:g} %/K) and " +
          f"the climate-model band (mean {MEAN_BAND[0]}–{MEAN_BAND[1]} %/K, Pendergrass 2020; " +
-         f"extremes {EXTREME_BAND[0]:g}–{EXTREME_BAND[1]:g} %/K, CC to 2×CC).", plot_scaling, ()),
+         f"extremes {EXTREME_BAND[0]:g}–{EXTREME_BAND[1]:g} %/K, CC to 2×CC).",
+         plot_scaling, ()),
         ("by_regime", "Score by regime", "CRPS and twCRPS per regime with 95% CIs; the hatched " +
          "bar is the worst group of that role.", plot_by_group, ()),
     ]

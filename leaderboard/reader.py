@@ -1,18 +1,20 @@
-"""Tolerant reading of result files (format v1, ``benchmark/results.py``) for the site builder.
+"""Tolerant reading of result files (schema version 2, ``benchmark/results.py``) for the site
+builder.
 
 The leaderboard must never crash on a bad file and never silently drop a good one
 (issue 5). :func:`load_result` therefore sorts every problem into one of two kinds:
 
-* **fatal** — the file is not a v1 result (not JSON, not an object, another
+* **fatal** — the file is not a schema-2 result (not JSON, not an object, another
   ``schema_version``, no submission name or split name, no role, a score that is not a number /
   bool / ``null``): the file is skipped and the reason reported (:class:`Skipped`);
 * **cosmetic** — an optional part is malformed (``groups``, ``worst_group``, a curve, an
   example scene): that part is dropped, a warning is reported and the rest of the file is shown.
 
-When ``tailshift.benchmark.results.read_result`` exists (the scorer's own validator), it reads the file and
-any error it raises skips the file with its message (it is stricter than this module about
+The file is read by ``tailshift.benchmark.results.read_result`` (the scorer's own validator): any
+error it raises skips the file with its message (it is stricter than this module about
 ``groups``, ``worst_group`` and the container types of ``curves`` / ``examples``: such files are
-skipped, not shown in part); the dict it returns is then normalised here.
+skipped, not shown in part); the dict it returns is then normalised here. :func:`collect` reads
+a whole results folder.
 
 Normalised result (a plain ``dict``, keys as in the file): ``submission`` (name, model,
 description, training_sources, code_hash, baseline), ``split`` (name, hash), ``dataset``
@@ -21,17 +23,18 @@ higher_is_better, target), ``roles`` (per role: n_scenes, n_pixels, channels, sc
 worst_group, curves, examples, replicates), ``gap`` and ``created_by``. Scores are
 ``{"value", "ci_low", "ci_high"}`` with floats (NaN/inf become ``None``), bools kept as bools.
 ``replicates`` (optional, ``{}`` when absent) holds the paired bootstrap replicates per unit,
-``{"seed", "n", "metrics": {metric: [v_1, ..., v_n]}}`` (:mod:`tailshift.metrics.paired`); a malformed
-unit or metric is dropped with a warning.
+``{"seed", "n", "metrics": {metric: [v_1, ..., v_n]}}`` (:mod:`tailshift.metrics.paired`); a
+malformed unit or metric is dropped with a warning.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tailshift.benchmark.results import read_result
 
 #: The results format this reader understands (``tailshift.benchmark.results.SCHEMA_VERSION``).
 SUPPORTED_SCHEMA_VERSION = 2
@@ -181,7 +184,8 @@ def _examples(block: Any, warn: list[str], where: str) -> list[dict[str, Any]]:
                 rows = ex.get(k) if k == "q99" else ex[k]
                 if rows is None:  # point-only submissions carry no 99th percentile
                     continue
-                if not isinstance(rows, list) or not rows or not all(isinstance(r, list) for r in rows):
+                if (not isinstance(rows, list) or not rows
+                        or not all(isinstance(r, list) for r in rows)):
                     raise ResultFileError(f"{k} is not a 2-D list")
                 fields[k] = [_floats(r, where) for r in rows]
                 if len({len(r) for r in fields[k]}) != 1:
@@ -202,7 +206,8 @@ def _groups(block: Any, warn: list[str], where: str) -> dict[str, dict[str, dict
         if not isinstance(block, dict):
             raise ResultFileError("not an object")
         return {
-            str(dim): {str(label): _scores(s, f"{where}.{dim}.{label}") for label, s in labels.items()}
+            str(dim): {str(label): _scores(s, f"{where}.{dim}.{label}")
+                       for label, s in labels.items()}
             for dim, labels in block.items()
         }
     except (ResultFileError, AttributeError) as exc:
@@ -215,7 +220,8 @@ def _worst(block: Any, warn: list[str], where: str) -> dict[str, dict]:
         return {}
     try:
         return {
-            str(m): {"dim": str(w["dim"]), "label": str(w["label"]), "value": _num(w.get("value"), where)}
+            str(m): {"dim": str(w["dim"]), "label": str(w["label"]),
+                     "value": _num(w.get("value"), where)}
             for m, w in block.items()
         }
     except (ResultFileError, TypeError, KeyError, AttributeError) as exc:
@@ -239,8 +245,8 @@ def _forecast(block: Any) -> dict:
 
 
 def _replicates(block: Any, warn: list[str], where: str) -> dict[str, dict]:
-    """Bootstrap replicates per unit (``tailshift.metrics.paired``); a malformed unit or metric is dropped
-    with a warning (the leaderboard then falls back to the marginal CIs for it)."""
+    """Bootstrap replicates per unit (``tailshift.metrics.paired``); a malformed unit or metric is
+    dropped with a warning (the leaderboard then falls back to the marginal CIs for it)."""
     if block is None:
         return {}
     if not isinstance(block, dict):
@@ -275,19 +281,7 @@ def _replicates(block: Any, warn: list[str], where: str) -> dict[str, dict]:
     return out
 
 
-def normalise(raw: Any) -> tuple[dict[str, Any], list[str]]:
-    """Check and normalise the content of one result file.
-
-    Returns
-    -------
-    (data, warnings)
-        The normalised result and the cosmetic problems met (optional parts dropped).
-
-    Raises
-    ------
-    ResultFileError
-        If the content is not a usable v1 result (see the module docstring).
-    """
+def _check_version(raw: Any) -> int:
     if not isinstance(raw, dict):
         raise ResultFileError("not a JSON object")
     version = raw.get("schema_version")
@@ -300,18 +294,10 @@ def normalise(raw: Any) -> tuple[dict[str, Any], list[str]]:
             f"schema_version is {version!r}, this leaderboard reads {SUPPORTED_SCHEMA_VERSION}; " +
             "not a TailShift result file"
         )
-    warn: list[str] = []
-    sub = raw.get("submission")
-    if not isinstance(sub, dict) or not isinstance(sub.get("name"), str) or not sub["name"].strip():
-        raise ResultFileError("submission.name is missing or empty")
-    split = raw.get("split")
-    if not isinstance(split, dict) or not isinstance(split.get("name"), str) or not split["name"].strip():
-        raise ResultFileError("split.name is missing or empty")
-    sources = sub.get("training_sources") or []
-    if not isinstance(sources, list):
-        raise ResultFileError("submission.training_sources must be a list")
-    dataset = raw.get("dataset") if isinstance(raw.get("dataset"), dict) else {}
-    metrics_raw = raw.get("metrics") or {}
+    return version
+
+
+def _metrics(metrics_raw: Any) -> dict[str, dict[str, Any]]:
     if not isinstance(metrics_raw, dict):
         raise ResultFileError("metrics must be an object")
     metrics = {}
@@ -325,29 +311,60 @@ def normalise(raw: Any) -> tuple[dict[str, Any], list[str]]:
             "higher_is_better": hib if isinstance(hib, bool) else None,
             "target": _num(spec.get("target"), f"metrics.{m}.target"),
         }
+    return metrics
+
+
+def _role(r: Any, warn: list[str], where: str) -> dict[str, Any]:
+    if not isinstance(r, dict):
+        raise ResultFileError(f"{where} must be an object")
+    channels = r.get("channels") or []
+    return {
+        "n_scenes": r.get("n_scenes") if isinstance(r.get("n_scenes"), int) else None,
+        "n_pixels": r.get("n_pixels") if isinstance(r.get("n_pixels"), int) else None,
+        "channels": [str(c) for c in channels] if isinstance(channels, list) else [],
+        "forecast": _forecast(r.get("forecast")),
+        "scores": _scores(r.get("scores"), f"{where}.scores"),
+        "undefined": {str(k): str(v) for k, v in (r.get("undefined") or {}).items()}
+        if isinstance(r.get("undefined"), dict) else {},
+        "groups": _groups(r.get("groups"), warn, f"{where}.groups"),
+        "worst_group": _worst(r.get("worst_group"), warn, f"{where}.worst_group"),
+        "curves": _curves(r.get("curves"), warn, f"{where}.curves"),
+        "examples": _examples(r.get("examples"), warn, f"{where}.examples"),
+        "replicates": _replicates(r.get("replicates"), warn, f"{where}.replicates"),
+    }
+
+
+def normalise(raw: Any) -> tuple[dict[str, Any], list[str]]:
+    """Check and normalise the content of one result file.
+
+    Returns
+    -------
+    (data, warnings)
+        The normalised result and the cosmetic problems met (optional parts dropped).
+
+    Raises
+    ------
+    ResultFileError
+        If the content is not a usable result (see the module docstring).
+    """
+    version = _check_version(raw)
+    warn: list[str] = []
+    sub = raw.get("submission")
+    if not isinstance(sub, dict) or not isinstance(sub.get("name"), str) or not sub["name"].strip():
+        raise ResultFileError("submission.name is missing or empty")
+    split = raw.get("split")
+    if (not isinstance(split, dict) or not isinstance(split.get("name"), str)
+            or not split["name"].strip()):
+        raise ResultFileError("split.name is missing or empty")
+    sources = sub.get("training_sources") or []
+    if not isinstance(sources, list):
+        raise ResultFileError("submission.training_sources must be a list")
+    dataset = raw.get("dataset") if isinstance(raw.get("dataset"), dict) else {}
+    metrics = _metrics(raw.get("metrics") or {})
     roles_raw = raw.get("roles")
     if not isinstance(roles_raw, dict) or not roles_raw:
         raise ResultFileError("roles is missing or empty: the file holds no scores")
-    roles = {}
-    for role, r in roles_raw.items():
-        where = f"roles.{role}"
-        if not isinstance(r, dict):
-            raise ResultFileError(f"{where} must be an object")
-        channels = r.get("channels") or []
-        roles[str(role)] = {
-            "n_scenes": r.get("n_scenes") if isinstance(r.get("n_scenes"), int) else None,
-            "n_pixels": r.get("n_pixels") if isinstance(r.get("n_pixels"), int) else None,
-            "channels": [str(c) for c in channels] if isinstance(channels, list) else [],
-            "forecast": _forecast(r.get("forecast")),
-            "scores": _scores(r.get("scores"), f"{where}.scores"),
-            "undefined": {str(k): str(v) for k, v in (r.get("undefined") or {}).items()}
-            if isinstance(r.get("undefined"), dict) else {},
-            "groups": _groups(r.get("groups"), warn, f"{where}.groups"),
-            "worst_group": _worst(r.get("worst_group"), warn, f"{where}.worst_group"),
-            "curves": _curves(r.get("curves"), warn, f"{where}.curves"),
-            "examples": _examples(r.get("examples"), warn, f"{where}.examples"),
-            "replicates": _replicates(r.get("replicates"), warn, f"{where}.replicates"),
-        }
+    roles = {str(role): _role(r, warn, f"roles.{role}") for role, r in roles_raw.items()}
     data = {
         "schema_version": version,
         "created_by": _str(raw.get("created_by")),
@@ -368,38 +385,51 @@ def normalise(raw: Any) -> tuple[dict[str, Any], list[str]]:
     return data, warn
 
 
-def _external_validator():
-    """``tailshift.benchmark.results.read_result`` when the scorer provides it, else ``None``."""
-    try:
-        from tailshift.benchmark import results
-    except Exception:  # pragma: no cover - the module is part of the repo
-        return None
-    return getattr(results, "read_result", None)
-
-
 def load_result(path: Path, rel: str) -> LoadedResult | Skipped:
     """Read one file; return a :class:`LoadedResult` or a :class:`Skipped` — never raise.
 
     ``rel`` (the path relative to the results folder) names the file in reasons and warnings,
     so the site does not depend on where the results folder lies.
     """
-    validator = _external_validator()
-    if validator is not None:
-        try:
-            raw = validator(path)
-        except Exception as exc:  # the scorer's validator: any error means "skip"
-            return Skipped(rel, str(exc).replace(str(path), rel))
-    else:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            return Skipped(rel, f"unreadable: {exc}")
-        try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as exc:
-            return Skipped(rel, f"not valid JSON: {exc}")
+    try:
+        raw = read_result(path)
+    except Exception as exc:  # the scorer's validator: any error means "skip"
+        return Skipped(rel, str(exc).replace(str(path), rel))
     try:
         data, warn = normalise(raw)
     except (ResultFileError, TypeError, AttributeError, KeyError) as exc:
         return Skipped(rel, str(exc))
     return LoadedResult(rel, data, warn)
+
+
+def collect(results_dir: Path,
+            exclude: Path | None = None) -> tuple[list[LoadedResult], list[Skipped]]:
+    """Read every ``*.json`` under ``results_dir`` in path order.
+
+    Hidden files and folders (e.g. the scorer's temporary files) are ignored, and so is
+    ``exclude`` (the site folder, should it lie inside the results folder). A second file for
+    the same (split, submission name) is skipped as a duplicate; the first in path order is kept.
+    """
+    loaded: list[LoadedResult] = []
+    skipped: list[Skipped] = []
+    seen: dict[tuple[str, str], str] = {}
+    ex = exclude.resolve() if exclude is not None else None
+    paths = sorted(p for p in results_dir.rglob("*.json")
+                   if not any(part.startswith(".") for part in p.relative_to(results_dir).parts)
+                   and not (ex is not None and ex in p.resolve().parents))
+    for path in paths:
+        rel = path.relative_to(results_dir).as_posix()
+        if not path.is_file():
+            continue
+        res = load_result(path, rel)
+        if isinstance(res, Skipped):
+            skipped.append(res)
+            continue
+        key = (res.data["split"]["name"], res.data["submission"]["name"])
+        if key in seen:
+            skipped.append(Skipped(rel, f"duplicate of {seen[key]}: same submission " +
+                                        f"{key[1]!r} on split {key[0]!r}; remove one of them"))
+            continue
+        seen[key] = rel
+        loaded.append(res)
+    return loaded, skipped

@@ -99,7 +99,8 @@ def test_resume_matches_uninterrupted_run(bl_data, tmp_path):
     full = registry.train("unet", cfg, bl_data, "temporal", tmp_path / "full")
     out = tmp_path / "resumed"
     with pytest.raises(Interrupted):
-        fit_torch("unet", cfg, bl_data, "temporal", out, _stop_after=1)
+        fit_torch("unet", cfg, bl_data, "temporal", out, unet.build_network, unet.n_parameters,
+                  _stop_after=1)
     assert not out.exists() and (staging_path(out) / "checkpoint.pt").is_file()
     with pytest.raises(BadInputError, match="another config"):
         registry.train("unet", _cfg(max_epochs=2, patience=5, lr=0.5), bl_data, "temporal", out, resume=True)
@@ -175,7 +176,7 @@ def test_ddp_torchrun_two_processes(bl_data, tmp_path, loader):
                    + f'loader = "{loader}"\n')
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "tailshift.baselines.train", "unet", "--split", "temporal", "--data", str(bl_data),
+           "-m", "tailshift.baselines.torchrun", "unet", "--split", "temporal", "--data", str(bl_data),
            "--out", str(out), "--config", str(cfg)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
@@ -213,7 +214,7 @@ def test_trains_with_a_tail_loss(bl_data, tmp_path, loss):
 
 
 def test_mixed_index_keeps_the_ratio():
-    from tailshift.baselines.train import mixed_index
+    from tailshift.baselines.loaders import mixed_index
 
     src = np.array(["obs"] * 30 + ["sim"] * 100)
     idx = mixed_index(src, 0.5, 40)

@@ -10,15 +10,16 @@ from pathlib import Path
 
 import pytest
 
+import tailshift.leaderboard.build as lb
+from tailshift.app.cli import main
 from tailshift.errors import BadInputError
-from tailshift.leaderboard.build import (
-    GROUPS,
-    HEADLINE,
-    SITE_MARKER,
-    build_site,
-    fmt,
-    rank_with_ties,
-)
+from tailshift.leaderboard import plots
+from tailshift.leaderboard.build import SITE_MARKER, build_site
+from tailshift.leaderboard.columns import GROUPS, HEADLINE
+from tailshift.leaderboard.display import fmt
+from tailshift.leaderboard.exports import csv_text
+from tailshift.leaderboard.ranking import rank_with_ties
+from tailshift.leaderboard.reader import normalise
 from tailshift.leaderboard.testing import fake_result, slugify, write_fake_results
 
 XSS = "<script>alert(1)</script>"
@@ -327,17 +328,17 @@ def test_json_and_csv_exports_agree(site):
     assert {s["file"] for s in data["skipped"]} >= set(site["bad"])
     flag = next(r for r in rows if r["metric"] == "scaling_in_cmip_range_p999")
     assert flag["value"] in ("true", "false")
-    assert row["rank"] == str(sub["rank"]) and row["rank_tied"] == str(sub["rank_text"].startswith("=")).lower()
+    assert row["rank"] == str(sub["rank"])
+    assert row["rank_tied"] == str(sub["rank_text"].startswith("=")).lower()
 
 
 def test_csv_cells_cannot_start_a_formula():
-    from tailshift.leaderboard.build import _csv_text
-
     sub = {"name": "=HYPERLINK(\"http://x\")", "model": "@SUM(A1)", "split_hash": "h", "rank": 2,
            "rank_text": "=2", "dataset_checksum": "c", "training_sources": ["obs"],
            "result_file": "-x.json",
            "scores": {"ood_test": {"crps": {"value": -0.5, "ci_low": None, "ci_high": None}}}}
-    rows = list(csv.DictReader(io.StringIO(_csv_text({"splits": [{"name": "+s", "submissions": [sub]}]}))))
+    text = csv_text({"splits": [{"name": "+s", "submissions": [sub]}]})
+    rows = list(csv.DictReader(io.StringIO(text)))
     (row,) = rows
     assert row["submission"] == "'=HYPERLINK(\"http://x\")" and row["model"] == "'@SUM(A1)"
     assert row["split"] == "'+s" and row["result_file"] == "'-x.json"
@@ -371,8 +372,6 @@ def test_rebuild_is_deterministic_and_idempotent(tmp_path):
 
 
 def test_failed_build_leaves_the_previous_site(tmp_path, monkeypatch):
-    import tailshift.leaderboard.build as lb
-
     results = tmp_path / "r"
     write_fake_results(results, names=("a",), splits=("iid",), curves=False)
     out = tmp_path / "site"
@@ -383,7 +382,7 @@ def test_failed_build_leaves_the_previous_site(tmp_path, monkeypatch):
     def boom(machine):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(lb, "_csv_text", boom)
+    monkeypatch.setattr(lb, "csv_text", boom)
     with pytest.raises(RuntimeError, match="disk full"):
         build_site(results, out, jobs=1)
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
@@ -423,13 +422,10 @@ def test_empty_results_dir_builds_an_empty_site(tmp_path):
 
 
 def test_plot_helpers():
-    from tailshift.leaderboard import plots
-
-    assert plots.fitted_rate([0, 1, 2, 3], [2.0 * 1.07 ** w for w in range(4)]) == pytest.approx(7.0)
+    rising = [2.0 * 1.07 ** w for w in range(4)]
+    assert plots.fitted_rate([0, 1, 2, 3], rising) == pytest.approx(7.0)
     assert plots.fitted_rate([1, 1], [1.0, 2.0]) is None
     assert (plots.CC_RATE, plots.MEAN_BAND, plots.EXTREME_BAND) == (7.0, (2.1, 3.1), (7.0, 14.0))
-    from tailshift.leaderboard.reader import normalise
-
     bare = normalise(fake_result("bare", "iid", curves=False))[0]
     assert plots.plot_qq(bare) is None and plots.plot_scaling(bare) is None
     assert plots.plot_examples(bare, "id_test") is None
@@ -448,8 +444,6 @@ def test_fmt_and_slug():
 
 
 def test_cli_build_prints_index_and_skipped(tmp_path, capsys):
-    from tailshift.app.cli import main
-
     results = tmp_path / "r"
     write_fake_results(results, names=("a",), splits=("iid",), curves=False)
     _write(results / "iid" / "junk.json", "{nope")

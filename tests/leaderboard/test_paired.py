@@ -28,6 +28,7 @@ from tailshift.metrics.paired import (
     percentile,
     replicates_of,
 )
+from tests.leaderboard.test_browser import _chromium
 
 N_REP = 200
 ROLE = "ood_test"
@@ -192,7 +193,8 @@ def test_compare_results_rows_rules_and_verdicts():
     # without replicates the same pair is "no difference" under the independent rule
     plain = {r["metric"]: r for r in compare_results(_strip(a), _strip(b), metrics=["crps"])}
     c = plain["crps"]
-    h = _independent_halfwidth(a["roles"][ROLE]["scores"]["crps"], b["roles"][ROLE]["scores"]["crps"])
+    h = _independent_halfwidth(a["roles"][ROLE]["scores"]["crps"],
+                               b["roles"][ROLE]["scores"]["crps"])
     assert c["rule"] == "independent" and c["verdict"] == "no difference"
     assert (c["ci_low"], c["ci_high"]) == pytest.approx((0.013 - h, 0.013 + h))
     with pytest.raises(ValueError, match="nope"):
@@ -292,8 +294,6 @@ browser = pytest.mark.skipif(CHROMIUM is None, reason="needs the `chromium` pack
 
 
 def _dump_dom(url: str, profile: Path) -> str:
-    from tests.leaderboard.test_browser import _chromium
-
     res = _chromium(["--virtual-time-budget=10000", "--dump-dom", url], profile)
     assert res.returncode == 0, res.stderr[-2000:]
     return res.stdout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tailshift.leaderboard.build import collect
+from tailshift.leaderboard.reader import collect
 from tailshift.splits import load_split
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,7 +18,8 @@ def test_every_split_has_every_baseline_and_one_world():
     assert all(not r.warnings for r in loaded), [(r.path, r.warnings) for r in loaded if r.warnings]
     by_split: dict[str, set[str]] = {}
     for r in loaded:
-        by_split.setdefault(r.data["split"]["name"], set()).add(r.data["submission"].get("baseline"))
+        baseline = r.data["submission"].get("baseline")
+        by_split.setdefault(r.data["split"]["name"], set()).add(baseline)
         # each result was scored on the split as committed now (same hash), on one world
         split = load_split(r.data["split"]["name"])
         assert r.data["split"]["hash"] == split.hash, f"{r.path}: split changed since it was scored"

@@ -1,4 +1,4 @@
-"""The world card (benchmark/world/card.py): exact statistics, checks that can fail, plots, CLI."""
+"""The world card (benchmark/world/card/): exact statistics, checks that can fail, plots, CLI."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import xarray as xr
 from tailshift import schema
 from tailshift.benchmark.testing import fake_store, make_fake_dataset
 from tailshift.benchmark.world import card as wc
+from tailshift.benchmark.world.card import checks as card_checks
 from tailshift.io import store_checksum, write_manifest, write_store
 
 
@@ -85,7 +86,7 @@ def test_expected_rate_mapping_and_scaling_verdicts():
     assert wc.expected_rate(None, "p99") is None
     good = wc.ScalingFit("obs", "x", "p99", 0.07, 0.05, 0.09, 0.06, 0.10, 8)
     bad = wc.ScalingFit("obs", "x", "p99", 0.0, -0.02, 0.02, 0.06, 0.10, 8)
-    rows = wc._scaling_checks([good, bad])
+    rows = card_checks.scaling_checks([good, bad])
     assert [r.passed for r in rows] == [True, False]
     assert rows[0].value == pytest.approx(100 * math.expm1(0.07))
 
@@ -178,9 +179,9 @@ def test_bad_input(tmp_path):
 # physics checks on hand-made worlds: a physical one passes, a broken one fails
 # ----------------------------------------------------------------------------------------------
 def _physics_world(path, physical: bool):
-    from tailshift.benchmark.world.card import _simulator_offsets
+    from tailshift.benchmark.world.card.targets import simulator_offsets
 
-    offsets = _simulator_offsets() or {c: 0.0 for c in schema.CHANNEL_NAMES}
+    offsets = simulator_offsets() or {c: 0.0 for c in schema.CHANNEL_NAMES}
     off = np.array([offsets[c] for c in schema.CHANNEL_NAMES], dtype=np.float32)
     stores = {}
     for source, name, n, seed in (
