@@ -72,6 +72,8 @@ from typing import Any
 
 from tailshift.atomic import atomic_write_text
 from tailshift.errors import BadInputError
+from tailshift.metrics import REGISTRY
+from tailshift.metrics.scorecard import gap
 
 SCHEMA_VERSION = 2
 
@@ -314,13 +316,9 @@ def metric_info(names: Sequence[str]) -> dict[str, dict]:
 
     Names absent from :data:`metrics.REGISTRY` are skipped.
     """
-    try:
-        from tailshift.metrics import REGISTRY
-    except ImportError:  # the registry is not there yet
-        return {}
     info = {}
     for name in names:
-        spec = REGISTRY.get(name) if hasattr(REGISTRY, "get") else None
+        spec = REGISTRY.get(name)
         if spec is None:
             continue
         info[name] = {
@@ -384,35 +382,12 @@ def build_result(
     return to_jsonable(result)
 
 
-def _simple_gap(id_scores: Mapping, ood_scores: Mapping) -> dict:
-    """OOD - ID per metric; CI half-widths combined in quadrature (independent scene sets)."""
-    out = {}
-    for metric in sorted(set(id_scores) & set(ood_scores)):
-        a, b = id_scores[metric], ood_scores[metric]
-        va, vb = a.get("value"), b.get("value")
-        if isinstance(va, bool) or isinstance(vb, bool) or va is None or vb is None:
-            continue
-        diff = float(vb) - float(va)
-        lo = hi = None
-        if None not in (a.get("ci_low"), a.get("ci_high"), b.get("ci_low"), b.get("ci_high")):
-            half = math.hypot(
-                (a["ci_high"] - a["ci_low"]) / 2.0, (b["ci_high"] - b["ci_low"]) / 2.0
-            )
-            lo, hi = diff - half, diff + half
-        out[metric] = {"value": diff, "ci_low": lo, "ci_high": hi}
-    return out
-
 
 def compute_gap(id_scores: Mapping, ood_scores: Mapping) -> dict:
     """The generalisation gap ``ood_test - id_test`` per metric.
 
-    Uses :func:`tailshift.metrics.scorecard.gap` (the metrics package owns the inference); falls back to
-    :func:`_simple_gap` only while that package is not installed.
+    Uses :func:`tailshift.metrics.scorecard.gap` (the metrics package owns the inference).
     """
-    try:
-        from tailshift.metrics.scorecard import gap
-    except ImportError:
-        return _simple_gap(id_scores, ood_scores)
     return gap(id_scores, ood_scores)
 
 
