@@ -523,7 +523,7 @@ def combine_test_roles(blocks: dict, stats: dict) -> dict | None:
     their union spans the whole record (e.g. 1998-2100 in the temporal split). Returns ``None``
     unless both roles were scored with the same channels (the sensor split's roles differ).
     """
-    from tailshift.benchmark.evaluate import finalize
+    from tailshift.benchmark.blocks import finalize
 
     roles = schema.EVAL_ROLES
     if not all(r in stats for r in roles):

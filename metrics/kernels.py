@@ -276,16 +276,20 @@ def twcrps_ensemble_fair(y, x, t: float, sorted_members: bool = False) -> np.nda
     return twcrps_ensemble(y, x, t, sorted_members, fair=True)
 
 
-def interp_level(q: np.ndarray, levels: np.ndarray, tau: float) -> np.ndarray:
-    """Quantile at level ``tau`` by linear interpolation between levels (clamped at the ends)."""
+def interp_level(q: np.ndarray, levels: np.ndarray, tau: float, axis: int = -1) -> np.ndarray:
+    """Quantile at level ``tau`` by linear interpolation between levels along ``axis`` (the level
+    axis; clamped at the ends, a level itself returned as it is)."""
     lv = np.asarray(levels, dtype=np.float64)
+    q = np.asarray(q)
     if tau <= lv[0]:
-        return np.asarray(q[..., 0])
+        return np.take(q, 0, axis=axis)
     if tau >= lv[-1]:
-        return np.asarray(q[..., -1])
+        return np.take(q, lv.size - 1, axis=axis)
     j = int(np.searchsorted(lv, tau, side="right") - 1)
+    if lv[j] == tau:
+        return np.take(q, j, axis=axis)
     w = (tau - lv[j]) / (lv[j + 1] - lv[j])
-    return q[..., j] * (1.0 - w) + q[..., j + 1] * w
+    return np.take(q, j, axis=axis) * (1.0 - w) + np.take(q, j + 1, axis=axis) * w
 
 
 def ensemble_quantiles(xs_sorted: np.ndarray, levels: np.ndarray) -> np.ndarray:

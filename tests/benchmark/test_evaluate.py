@@ -7,7 +7,9 @@ import pytest
 import xarray as xr
 
 from tailshift import schema
+from tailshift.benchmark import blocks as B
 from tailshift.benchmark import evaluate as E
+from tailshift.benchmark import planning
 from tailshift.errors import BadInputError
 from tests.benchmark.test_predictions import make_pred
 
@@ -54,12 +56,12 @@ def noisy(pred: xr.Dataset, scale: float, seed: int = 0) -> xr.Dataset:
 
 def test_point_estimate_rules():
     q = np.stack([np.full((2, 3, 3), v, np.float32) for v in (1.0, 2.0, 4.0)], axis=1)
-    np.testing.assert_allclose(E.point_estimate(None, q, (0.1, 0.5, 0.9), None), 2.0)
-    np.testing.assert_allclose(E.point_estimate(None, q, (0.25, 0.75, 0.9), None), 1.5)
+    np.testing.assert_allclose(B.point_estimate(None, q, (0.1, 0.5, 0.9), None), 2.0)
+    np.testing.assert_allclose(B.point_estimate(None, q, (0.25, 0.75, 0.9), None), 1.5)
     s = np.stack([np.full((2, 3, 3), v, np.float32) for v in (1.0, 2.0, 6.0)], axis=1)
-    np.testing.assert_allclose(E.point_estimate(None, None, None, s), 3.0)
+    np.testing.assert_allclose(B.point_estimate(None, None, None, s), 3.0)
     p = np.zeros((2, 3, 3), np.float32)
-    assert E.point_estimate(p, q, (0.1, 0.5, 0.9), s) is p
+    assert B.point_estimate(p, q, (0.1, 0.5, 0.9), s) is p
 
 
 def test_fold_is_a_left_fold_in_order():
@@ -70,14 +72,14 @@ def test_fold_is_a_left_fold_in_order():
         def merge(self, other):
             return Sym(f"({self.x} {other.x})")
 
-    assert E.fold(Sym(str(i)) for i in range(4)).x == "(((0 1) 2) 3)"
+    assert B.fold(Sym(str(i)) for i in range(4)).x == "(((0 1) 2) 3)"
     with pytest.raises(Exception, match="no scene"):
-        E.fold([])
+        B.fold([])
 
 
 def test_top_examples_deterministic():
     cands = [{"_max": m, "scene": s} for m, s in [(5.0, 9), (7.0, 3), (5.0, 2), (1.0, 1)]]
-    assert [e["scene"] for e in E.top_examples(cands)] == [3, 2, 9]
+    assert [e["scene"] for e in B.top_examples(cands)] == [3, 2, 9]
 
 
 # --- evaluate() on xarray objects -----------------------------------------------------------
@@ -196,7 +198,7 @@ def test_distributed_equals_in_process(data, pred_nc):
 
 
 def test_unreachable_scheduler_is_bad_input(data, pred_nc, monkeypatch):
-    monkeypatch.setattr(E, "CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr(planning, "CONNECT_TIMEOUT", "1s")
     with pytest.raises(BadInputError, match="cannot reach the dask scheduler"):
         E.score_role(pred_nc, data, SPLIT, ROLE, scheduler="tcp://127.0.0.1:1", config=FAST)
 
