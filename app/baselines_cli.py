@@ -79,6 +79,7 @@ def register(app: typer.Typer) -> None:
         force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run directory.")] = False,
     ) -> None:
         """Train a reference baseline; writes a run directory (checkpoints, run.json, weights)."""
+        # deferred: the CLI starts without loading the engine
         from tailshift.baselines import registry
 
         s = settings(ctx)
@@ -107,7 +108,14 @@ def register(app: typer.Typer) -> None:
         device: Annotated[str, typer.Option("--device", help="Inference device for torch models: cpu, cuda, cuda:N, auto.")] = "cpu",
     ) -> None:
         """Run a model over one role of a split and write a validated prediction file."""
-        from tailshift.app.submission import check_run_against, load_model, run_predictions
+        # deferred: the CLI starts without loading the engine
+        from tailshift.app.submission import (
+            check_run_against,
+            load_model,
+            run_predictions,
+        )
+
+        # deferred: the CLI starts without loading the engine
         from tailshift.splits import load_split
 
         s = settings(ctx)
@@ -139,7 +147,10 @@ def register(app: typer.Typer) -> None:
         device: Annotated[str, typer.Option("--device", help="Inference device for torch models: cpu, cuda, cuda:N, auto.")] = "cpu",
     ) -> None:
         """Predict, validate and score a model on every evaluation role of each split."""
+        # deferred: the CLI starts without loading the engine
         from tailshift.app.score import unranked_notes
+
+        # deferred: the CLI starts without loading the engine
         from tailshift.app.submission import submit
 
         s = settings(ctx)

@@ -12,7 +12,11 @@ from typing import Annotated
 
 import typer
 
+from tailshift.app import baselines_cli, quickstart, score
 from tailshift.app.common import Settings
+from tailshift.app.leaderboard_cli import app as leaderboard_app
+from tailshift.app.splits_cli import app as splits_app
+from tailshift.app.world_cli import app as data_app
 from tailshift.errors import BadInputError, TailShiftError
 from tailshift.paths import default_data_dir
 
@@ -40,25 +44,12 @@ def _root(
     ctx.obj = Settings(data_dir=data if data is not None else default_data_dir(), scheduler=scheduler)
 
 
-def _register() -> None:
-    from tailshift.app.leaderboard_cli import app as leaderboard_app
-    from tailshift.app.splits_cli import app as splits_app
-    from tailshift.app.world_cli import app as data_app
-
-    app.add_typer(data_app, name="data", help="Generate and describe the synthetic world.")
-    app.add_typer(splits_app, name="splits", help="List and show the OOD splits.")
-    app.add_typer(leaderboard_app, name="leaderboard", help="Build the static leaderboard site.")
-
-    import tailshift.app.baselines_cli
-    import tailshift.app.quickstart
-    import tailshift.app.score
-
-    tailshift.app.score.register(app)
-    tailshift.app.baselines_cli.register(app)
-    tailshift.app.quickstart.register(app)
-
-
-_register()
+app.add_typer(data_app, name="data", help="Generate and describe the synthetic world.")
+app.add_typer(splits_app, name="splits", help="List and show the OOD splits.")
+app.add_typer(leaderboard_app, name="leaderboard", help="Build the static leaderboard site.")
+score.register(app)
+baselines_cli.register(app)
+quickstart.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

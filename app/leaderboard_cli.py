@@ -28,7 +28,10 @@ def build(
                                         "TailShift site.")] = False,
 ) -> None:
     """Build the site from result files; open OUT/index.html in a browser (works offline)."""
+    # deferred: the CLI starts without loading the engine
     from tailshift.app.common import console
+
+    # deferred: the CLI starts without loading the engine
     from tailshift.leaderboard.build import build_site
 
     con = console()

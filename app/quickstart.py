@@ -48,12 +48,16 @@ class QuickstartReport:
 
 def ensure_world(data_dir: Path, preset: str, seed: int, progress: bool = True) -> bool:
     """Generate the world unless ``data_dir`` already holds it; return True if generated."""
+    # deferred: the CLI starts without loading the engine
     from tailshift.benchmark.world.generate import generate
+
+    # deferred: the CLI starts without loading the engine
     from tailshift.io import read_manifest
 
     if (data_dir / "manifest.json").is_file():
         manifest = read_manifest(data_dir)
         if manifest.get("preset") == preset and int(manifest.get("seed", -1)) == seed:
+            # deferred: the CLI starts without loading the engine
             from tailshift.benchmark.world.generate import GENERATOR_VERSION
 
             if manifest.get("generator_version") == GENERATOR_VERSION:
@@ -73,6 +77,7 @@ def ensure_world(data_dir: Path, preset: str, seed: int, progress: bool = True) 
 
 def summary_rows(results: Sequence[Path]) -> list[dict]:
     """One row per (split, submission): headline ID/OOD values from the result files."""
+    # deferred: the CLI starts without loading the engine
     from tailshift.benchmark.results import read_result
 
     rows = []
@@ -129,12 +134,29 @@ def run_quickstart(
     console=None,
 ) -> QuickstartReport:
     """Run the quickstart; see the module docstring. Returns a :class:`QuickstartReport`."""
+    # deferred: the CLI starts without loading the engine
     from tailshift.app.baselines_cli import RichProgress
+
+    # deferred: the CLI starts without loading the engine
     from tailshift.app.common import console as make_console
+
+    # deferred: the CLI starts without loading the engine
     from tailshift.app.submission import submit
+
+    # deferred: the CLI starts without loading the engine
     from tailshift.baselines import registry
-    from tailshift.benchmark.world.card import compute_card, render_card, write_card_plots
+
+    # deferred: the CLI starts without loading the engine
+    from tailshift.benchmark.world.card import (
+        compute_card,
+        render_card,
+        write_card_plots,
+    )
+
+    # deferred: the CLI starts without loading the engine
     from tailshift.leaderboard.build import build_site
+
+    # deferred: the CLI starts without loading the engine
     from tailshift.splits import load_split
 
     con = console or make_console()
@@ -221,6 +243,7 @@ def register(app: typer.Typer) -> None:
         ] = "quick",
     ) -> None:
         """Offline end-to-end run: quick world, card, fast baselines, scores, leaderboard site."""
+        # deferred: the CLI starts without loading the engine
         from tailshift.app.common import settings
 
         run_quickstart(

@@ -73,6 +73,7 @@ def _fmt(x) -> str:
 def _print_scores(path: Path, role: str) -> None:
     from rich.table import Table
 
+    # deferred: the CLI starts without loading the engine
     from tailshift.benchmark.results import read_result
 
     result = read_result(path)
@@ -101,6 +102,7 @@ def _print_scores(path: Path, role: str) -> None:
 
 def unranked_notes(path: Path, roles=None) -> list[str]:
     """One line per role of the result file at ``path`` whose forecast is not admissible."""
+    # deferred: the CLI starts without loading the engine
     from tailshift.benchmark.results import read_result
 
     out = []
@@ -152,7 +154,11 @@ def score_command(
     scheduler: SchedulerOpt = None,
 ) -> None:
     """Validate predictions for one split role, score them and write the result file."""
-    from tailshift.benchmark.evaluate import check_prediction_file, score
+    # deferred: the CLI starts without loading the engine
+    from tailshift.benchmark.evaluate import (
+        check_prediction_file,
+        score,
+    )
 
     opts = settings(ctx)
     if validate_only:
@@ -194,6 +200,7 @@ def export_command(
     chunk: Annotated[int, typer.Option("--chunk", min=1, help="Scenes per written chunk.")] = 64,
 ) -> None:
     """Export a role's model inputs (TBs, ancillary, scene ids; no labels) for external models."""
+    # deferred: the CLI starts without loading the engine
     from tailshift.benchmark.export import export_role
 
     opts = settings(ctx)

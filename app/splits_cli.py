@@ -23,7 +23,11 @@ def list_cmd() -> None:
     """List the shipped splits with their roles and hash."""
     from rich.table import Table
 
-    from tailshift.splits.loader import list_splits, load_split
+    # deferred: the CLI starts without loading the engine
+    from tailshift.splits.loader import (
+        list_splits,
+        load_split,
+    )
 
     table = Table(title="TailShift splits")
     for col in ("name", "roles", "train sources", "hash", "description"):
@@ -49,7 +53,10 @@ def show_cmd(
     name: Annotated[str, typer.Argument(help="Split name (see 'splits list') or a .toml path.")],
 ) -> None:
     """Show a split's definition and, with a dataset, its role sizes."""
+    # deferred: the CLI starts without loading the engine
     from tailshift import schema
+
+    # deferred: the CLI starts without loading the engine
     from tailshift.splits.loader import load_split
 
     sp = load_split(name)
@@ -78,6 +85,7 @@ def show_cmd(
             + f"'tailshift data generate --out {data_dir}' or pass --data DIR)"
         )
         return
+    # deferred: the CLI starts without loading the engine
     from tailshift.benchmark.dataset import role_sizes
 
     sizes = role_sizes(data_dir, sp)

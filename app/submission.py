@@ -158,7 +158,10 @@ def _load_python(spec: str, sources: Sequence[str] | None) -> LoadedModel:
 
 
 def _load_run(path: Path, device: str = "cpu") -> LoadedModel:
+    # deferred: the CLI starts without loading the engine
     from tailshift.baselines import registry
+
+    # deferred: the CLI starts without loading the engine
     from tailshift.baselines.rundir import RunDir
 
     run = RunDir(path)
@@ -176,7 +179,10 @@ class ProgramModel:
     def __init__(self, path: Path, side: dict[str, Any], device: str = "cpu"):
         import torch
 
+        # deferred: the CLI starts without loading the engine
         from tailshift.baselines import common
+
+        # deferred: the CLI starts without loading the engine
         from tailshift.baselines.device import resolve_device
 
         self.path = path
@@ -215,6 +221,7 @@ class ProgramModel:
     def predict(self, inputs: Any) -> Any:
         import torch
 
+        # deferred: the CLI starts without loading the engine
         from tailshift.baselines import common
 
         tb = common.tb_array(inputs, self.channels, fill=self.mean)
@@ -411,9 +418,20 @@ def run_predictions(
     BadInputError
         Bad arguments, or the model's output is not in the predictions schema.
     """
-    from tailshift.atomic import atomic_dir, atomic_file, check_target
+    # deferred: the CLI starts without loading the engine
+    from tailshift.atomic import (
+        atomic_dir,
+        atomic_file,
+        check_target,
+    )
+
+    # deferred: the CLI starts without loading the engine
     from tailshift.benchmark.dataset import select_role
+
+    # deferred: the CLI starts without loading the engine
     from tailshift.benchmark.predictions import load_predictions
+
+    # deferred: the CLI starts without loading the engine
     from tailshift.splits import load_split
 
     if isinstance(model, LoadedModel):
@@ -492,6 +510,7 @@ def run_predictions(
 # -------------------------------------------------------------------------------- submitting
 def check_run_against(m: LoadedModel, split: Any, data_dir: str | Path) -> None:
     """A run may only be evaluated on the split (version) and dataset it was trained for."""
+    # deferred: the CLI starts without loading the engine
     from tailshift.io import read_manifest
 
     if m.kind != "run":
@@ -523,6 +542,7 @@ def combine_test_roles(blocks: dict, stats: dict) -> dict | None:
     their union spans the whole record (e.g. 1998-2100 in the temporal split). Returns ``None``
     unless both roles were scored with the same channels (the sensor split's roles differ).
     """
+    # deferred: the CLI starts without loading the engine
     from tailshift.benchmark.blocks import finalize
 
     roles = schema.EVAL_ROLES
@@ -573,16 +593,21 @@ def submit(
     list of pathlib.Path
         The result files written (one per split).
     """
+    # deferred: the CLI starts without loading the engine
     from tailshift.benchmark.evaluate import score_role
+
+    # deferred: the CLI starts without loading the engine
     from tailshift.benchmark.results import (
         DEFAULT_RESULTS_DIR,
         build_result,
         check_writable,
         result_path,
         write_result,
-    )
+    )  # deferred: the CLI starts without loading the engine
+
+    # deferred: the CLI starts without loading the engine
     from tailshift.io import read_manifest
-    from tailshift.splits import load_split
+    from tailshift.splits import load_split  # deferred: the CLI starts without loading the engine
 
     if sources:
         bad = [s for s in sources if s not in schema.SOURCES]

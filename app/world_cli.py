@@ -38,7 +38,10 @@ def generate_cmd(
     """Generate the synthetic world: obs.zarr, sim.zarr and manifest.json."""
     import time
 
+    # deferred: the CLI starts without loading the engine
     from tailshift.benchmark.world.generate import generate
+
+    # deferred: the CLI starts without loading the engine
     from tailshift.io import read_manifest
 
     target = out if out is not None else settings(ctx).data_dir
@@ -74,7 +77,14 @@ def info_command(
     ] = False,
 ) -> None:
     """Print the world's climatology card (targets, physics, scaling, sim-obs) and write its plots."""
-    from tailshift.benchmark.world.card import compute_card, render_card, write_card_plots
+    # deferred: the CLI starts without loading the engine
+    from tailshift.benchmark.world.card import (
+        compute_card,
+        render_card,
+        write_card_plots,
+    )
+
+    # deferred: the CLI starts without loading the engine
     from tailshift.errors import TailShiftError
 
     data_dir = data_dir if data_dir is not None else settings(ctx).data_dir

@@ -43,7 +43,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tailshift import schema
+from tailshift.atomic import atomic_write_text
 from tailshift.errors import BadInputError
+from tailshift.splits.loader import load_split, required_coords, role_masks
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -176,7 +178,7 @@ def reading(what: str | os.PathLike) -> Iterator[None]:
 
 
 def _check_manifest_checksum(data_dir: Path, manifest: Mapping[str, Any]) -> None:
-    from tailshift.io import dataset_checksum
+    from tailshift.io import dataset_checksum  # deferred: tailshift.io loads xarray
 
     recorded = manifest.get("dataset_checksum")
     try:
@@ -218,7 +220,7 @@ def open_dataset(data_dir: str | os.PathLike, source: str, verify: bool = False)
     """
     import xarray as xr
 
-    from tailshift.io import read_manifest, store_checksum
+    from tailshift.io import read_manifest, store_checksum  # deferred: tailshift.io loads xarray
 
     data_dir = Path(data_dir)
     manifest = read_manifest(data_dir)
@@ -288,7 +290,6 @@ class SplitView:
     """
 
     def __init__(self, data_dir: str | os.PathLike, split: Split | str, verify: bool = False):
-        from tailshift.splits.loader import load_split, required_coords, role_masks
 
         self.data_dir = Path(data_dir)
         self.split = load_split(split)
@@ -626,9 +627,7 @@ def normalisation_stats(
         ``{"channels": [...], "mean": [...], "std": [...], "n_pixels": [...], "n_scenes": int,
         "sources": [...], "role": "train", "split", "split_hash", "manifest_checksum"}``.
     """
-    from tailshift.atomic import atomic_write_text
-    from tailshift.io import read_manifest
-    from tailshift.splits.loader import load_split
+    from tailshift.io import read_manifest  # deferred: tailshift.io loads xarray
 
     split = load_split(split)
     chans = (

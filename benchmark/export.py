@@ -26,7 +26,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tailshift import schema
+from tailshift.atomic import atomic_dir, atomic_file, check_target
+from tailshift.benchmark.dataset import select_role
+from tailshift.benchmark.results import make_readable
 from tailshift.errors import BadInputError
+from tailshift.splits import load_split
 
 #: Scenes per chunk written (one chunk of ``tb`` for 13 channels of 64 x 64 is ~14 MB float32).
 DEFAULT_EXPORT_CHUNK = 64
@@ -50,7 +54,6 @@ PREDICTION_FORMAT = (
 
 def export_inputs(ref, out: Path, chunk: int, force: bool, progress=None) -> Path:
     """Write the whitelisted inputs of a (lazy) role dataset to ``out`` (.nc or .zarr)."""
-    from tailshift.atomic import atomic_dir, atomic_file
 
     keep = [v for v in EXPORT_VARIABLES if v in ref.variables]
     ds = ref[[v for v in keep if v in ref.data_vars]]
@@ -78,7 +81,6 @@ def export_inputs(ref, out: Path, chunk: int, force: bool, progress=None) -> Pat
     elif suffix in (".nc", ".nc4"):
         with atomic_file(out, force=force, what="export") as tmp:
             _compute(ds.to_netcdf(tmp, compute=False), progress)
-        from tailshift.benchmark.results import make_readable
 
         make_readable(out)
     else:
@@ -125,9 +127,6 @@ def export_role(
         :func:`tailshift.benchmark.dataset.select_role`), an empty role, an unsupported suffix, or an
         existing ``out`` without ``force``.
     """
-    from tailshift.atomic import check_target
-    from tailshift.benchmark.dataset import select_role
-    from tailshift.splits import load_split
 
     out = Path(out)
     if out.suffix.lower() not in (".nc", ".nc4", ".zarr"):

@@ -48,6 +48,7 @@ from tailshift.benchmark.dataset import (
     read_plan,
     read_unit,
 )
+from tailshift.errors import BadInputError
 
 __all__ = ["SceneStream", "make_loader", "normalisation_stats"]
 
@@ -104,7 +105,6 @@ class SceneStream(IterableDataset):
         world_size: int | None = None,
     ):
         super().__init__()
-        from tailshift.errors import BadInputError
 
         if buffer_size < 1:
             raise BadInputError(

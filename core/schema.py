@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tailshift.errors import BadInputError
+
 # --- dimensions -----------------------------------------------------------------------------
 DIM_SCENE = "scene"
 DIM_CHANNEL = "channel"
@@ -170,7 +172,6 @@ def resolve_channels(spec: str | list[str] | tuple[str, ...]) -> tuple[str, ...]
     tailshift.errors.BadInputError
         If a name is not a GMI channel of :data:`CHANNELS` or the set name is unknown.
     """
-    from tailshift.errors import BadInputError
 
     if isinstance(spec, str):
         if spec not in CHANNEL_SETS:

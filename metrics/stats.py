@@ -31,6 +31,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from tailshift.errors import BadInputError
 from tailshift.metrics import kernels as K
 from tailshift.metrics.bins import LogBins
 
@@ -129,7 +130,6 @@ class Chunk:
 
 def gather(ref, point, quantiles, samples, levels) -> Chunk:
     """Gather the chunk (see :class:`Chunk`); forecasts must be finite (checked here)."""
-    from tailshift.errors import BadInputError
 
     s, ny, nx = ref.shape
     npx = ny * nx

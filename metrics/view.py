@@ -159,6 +159,7 @@ class StatView:
     @cached_property
     def tails(self) -> dict:
         """GEV fits of standardised region-year block maxima, block bootstrap."""
+        # deferred: scipy
         from tailshift.metrics.extremes import (
             block_maxima,
             gev_ks,
@@ -196,7 +197,12 @@ class StatView:
     @cached_property
     def pot(self) -> dict:
         """GPD fits of standardised scene maxima over the reference's ``pot_quantile``."""
-        from tailshift.metrics.extremes import gpd_lmoments, gpd_quantile, standardise_by_group
+        # deferred: scipy
+        from tailshift.metrics.extremes import (
+            gpd_lmoments,
+            gpd_quantile,
+            standardise_by_group,
+        )
 
         cfg, sc = self.cfg, self.red.scenes
         std, _, keep = standardise_by_group(np.asarray(sc["max"], dtype=np.float64),
@@ -230,6 +236,7 @@ class StatView:
     @cached_property
     def scaling(self) -> dict:
         """Regime fixed-effects scaling rates of the mean and the wet-pixel percentiles."""
+        # deferred: scipy
         from tailshift.metrics.trends import fixed_effects_rate, populated_bins
 
         cells = self.red.cells
@@ -277,6 +284,7 @@ class StatView:
     @cached_property
     def annual(self) -> dict:
         """Theil-Sen slopes (%/yr) and Mann-Kendall tests of the annual series (replicate 0)."""
+        # deferred: scipy
         from tailshift.metrics.trends import annual_trend
 
         years = sorted(self.red.years)

@@ -91,7 +91,7 @@ from tailshift.benchmark.world.grid import (
     gaussian_kernel_fft,
 )
 from tailshift.errors import BadInputError
-from tailshift.schema import CHANNELS, REGIMES, SURFACES
+from tailshift.schema import CHANNELS, REGIME_SURFACE, REGIMES, SURFACES
 
 __all__ = [
     "observed_tb",
@@ -535,7 +535,6 @@ def column_tb(
     ``wind`` (m/s) defaults to the mean of the Weibull wind (ocean only). ``blend`` as for
     :func:`simulated_tb` (offsets included, plane-parallel = beam-filled for uniform fields).
     """
-    from tailshift.schema import REGIME_SURFACE
 
     lam = _check_blend(blend)
     if regime not in rt.REGIME_CLIMATE:

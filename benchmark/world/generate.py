@@ -55,8 +55,11 @@ from typing import Any
 import numpy as np
 
 from tailshift import schema
-from tailshift.benchmark.world import climate
+from tailshift.atomic import atomic_dir, check_target
+from tailshift.benchmark.world import climate, forward, grid, rain
+from tailshift.benchmark.world.rain import rain_batch
 from tailshift.errors import BadInputError
+from tailshift.io import store_checksum, write_manifest
 
 #: Bump when any change alters generated content for a given seed.
 GENERATOR_VERSION = "1.1.0"
@@ -234,7 +237,6 @@ def _template(table: dict[str, np.ndarray], preset: Preset):
 
 def _forward_module():
     """``tailshift.benchmark.world.forward`` (imported lazily: it is the heavy part)."""
-    from tailshift.benchmark.world import forward
 
     return forward
 
@@ -245,8 +247,6 @@ def _make_batch(task: dict[str, Any]) -> tuple[int, int, np.ndarray, np.ndarray]
     Runs in a worker process when ``workers > 1`` (so it only receives small metadata).
     Returns ``(start, stop, tb float32 (n, 13, size, size), precip float32 (n, size, size))``.
     """
-    from tailshift.benchmark.world import grid
-    from tailshift.benchmark.world.rain import rain_batch
 
     t = task["table"]
     s, seed, start, stop = task["store"], task["seed"], task["start"], task["stop"]
@@ -406,8 +406,6 @@ def generate(
         Unknown preset, negative seed or workers < 1, ``out`` exists without ``force``, or its
         parent is not writable. Nothing is written in these cases.
     """
-    from tailshift.atomic import atomic_dir, check_target
-    from tailshift.io import write_manifest
 
     p = get_preset(preset)
     if int(seed) != seed or seed < 0:
@@ -463,7 +461,6 @@ def _checksum(path: Path) -> str:
     """Content checksum of a written store, re-read chunk by chunk (bounded memory)."""
     import xarray as xr
 
-    from tailshift.io import store_checksum
 
     # Default chunk on purpose: store_checksum's hash of string variables depends on it, and
     # readers verify with the default.
@@ -473,7 +470,6 @@ def _checksum(path: Path) -> str:
 
 def _manifest(p: Preset, seed: int, stores: dict) -> dict[str, Any]:
     """The manifest (keys of issue 2); ``dataset_checksum`` is added by ``write_manifest``."""
-    from tailshift.benchmark.world import grid, rain
 
     scaling = climate.true_scaling()
     for v in scaling.values():
