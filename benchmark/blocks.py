@@ -27,6 +27,7 @@ Progress = Callable[[int, int], None]
 
 EXAMPLE_LEVELS = (0.5, 0.99)
 
+
 def make_config(
     config: Any = None,
     metrics: Sequence[str] | None = None,
@@ -55,6 +56,7 @@ def make_config(
         changes["quantile_levels"] = tuple(float(q) for q in quantile_levels)
     return dataclasses.replace(cfg, **changes) if changes else cfg
 
+
 def check_metric_names(names: Sequence[str]) -> list[str]:
     """Registry names, checked; BadInputError listing unknown ones and the valid names."""
     if isinstance(names, str):
@@ -66,6 +68,7 @@ def check_metric_names(names: Sequence[str]) -> list[str]:
             f"unknown metric(s) {unknown}; use registry names: {', '.join(sorted(REGISTRY))}"
         )
     return names
+
 
 def _level_field(q: np.ndarray, levels, tau: float) -> np.ndarray:
     """Field at level ``tau`` of quantiles ``q`` (s, Q, y, x); interpolated fields in float32."""
@@ -88,6 +91,7 @@ def point_estimate(
         return samples.mean(axis=1, dtype=np.float64).astype(np.float32)
     raise TailShiftError("no prediction variable in the block")
 
+
 def _example_fields(
     i: int, point, quantiles, levels, samples
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -102,6 +106,7 @@ def _example_fields(
         return med, q99
     return point[i], None
 
+
 def _round(a: np.ndarray | None) -> list | None:
     if a is None:
         return None
@@ -109,13 +114,16 @@ def _round(a: np.ndarray | None) -> list | None:
     a = np.round(np.asarray(a, dtype=np.float64), EXAMPLE_DECIMALS)
     return [[v if math.isfinite(v) else None for v in row] for row in a.tolist()]
 
+
 def _example_key(ex: Mapping) -> tuple:
     return (-ex["_max"], ex["scene"])
+
 
 def top_examples(candidates: Sequence[Mapping], n: int | None = None) -> list[dict]:
     """The ``n`` candidates with the largest reference maximum (ties: smaller scene id)."""
     n = N_EXAMPLES if n is None else n
     return [dict(e) for e in sorted(candidates, key=_example_key)[:n]]
+
 
 @dataclass
 class BlockResult:
@@ -135,6 +143,7 @@ class BlockResult:
             self.n_scenes + other.n_scenes,
             self.n_pixels + other.n_pixels,
         )
+
 
 def score_block(
     cfg,
@@ -190,6 +199,7 @@ def score_block(
         )
     return BlockResult(card, examples, int(reference.shape[0]), int(np.isfinite(reference).sum()))
 
+
 def fold(results) -> BlockResult:
     """Left fold ``((r0 + r1) + r2) + ...`` of an iterable of :class:`BlockResult` (constant memory)."""
     acc = None
@@ -198,6 +208,7 @@ def fold(results) -> BlockResult:
     if acc is None:
         raise TailShiftError("nothing to merge: the role has no scene")
     return acc
+
 
 def finalize(result: BlockResult, channels: Sequence[str] = ()) -> dict:
     """The role block of a result file from merged statistics."""

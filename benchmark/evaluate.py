@@ -53,6 +53,7 @@ Inputs derived here (decisions, stated once)
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -73,7 +74,6 @@ from tailshift.benchmark.blocks import (
 from tailshift.benchmark.dataset import SplitView, select_role
 from tailshift.benchmark.planning import (
     _block_kwargs,
-    _levels,
     _read_pred_arrays,
     _run_distributed,
     _run_local,
@@ -82,9 +82,9 @@ from tailshift.benchmark.planning import (
 from tailshift.benchmark.predictions import (
     check_predictions,
     load_predictions,
-    normalize_predictions,
-    open_predictions,
+    open_validated,
     prediction_vars,
+    quantile_levels,
 )
 from tailshift.benchmark.results import (
     DEFAULT_RESULTS_DIR,
@@ -142,7 +142,7 @@ def evaluate(
         )
     ref = reference.sortby(schema.DIM_SCENE)
     pred = check_predictions(predictions, ref)
-    levels = _levels(pred)
+    levels = quantile_levels(pred)
     cfg = make_config(config, metrics, levels)
     meta = scene_meta(ref, getattr(cfg, "group_dims", ()))
     n = meta["scene"].size
@@ -167,6 +167,7 @@ def evaluate(
 
     return finalize(fold(blocks()), channels=list(ref.attrs.get("channels", [])))
 
+
 def role_reference(data_dir: str | os.PathLike, split, role: str):
     """``(view, reference)`` of a role: the opened split view and the lazy role dataset."""
     split = load_split(split) if not hasattr(split, "roles") else split
@@ -184,6 +185,7 @@ def role_reference(data_dir: str | os.PathLike, split, role: str):
         )
     return view, ref
 
+
 def check_prediction_file(
     pred_path: str | os.PathLike, data_dir: str | os.PathLike, split, role: str, chunk=None
 ) -> dict:
@@ -197,8 +199,9 @@ def check_prediction_file(
     return {
         "n_scenes": int(pred.sizes[schema.DIM_SCENE]),
         "variables": prediction_vars(pred),
-        "quantile_levels": list(_levels(pred) or []),
+        "quantile_levels": list(quantile_levels(pred) or []),
     }
+
 
 def score_role(
     pred_path: str | os.PathLike,
@@ -241,20 +244,15 @@ def score_role(
         The role block of a result file (see :func:`evaluate`) with ``channels`` of the role;
         ``(block, statistics)`` with ``return_statistics``.
     """
-    make_config(config, metrics)  # unknown metrics / options fail before any data is read
+    cfg = make_config(config, metrics)  # unknown metrics / options fail before any data is read
     view, ref = role_reference(data_dir, split, role)
-    pred = load_predictions(pred_path, ref, chunk=chunk)
-    levels = _levels(pred)
-    pred.close()
-    cfg = make_config(config, metrics, levels)
-    group_dims = tuple(getattr(cfg, "group_dims", ()))
-    names = (schema.COORD_WARMING, schema.COORD_REGION, schema.COORD_YEAR, *group_dims)
-    meta = scene_meta(store_scene_coords(view, role, names), group_dims, pixel_ref=ref)
-    pred_raw = _open_normalized(pred_path, meta["scene"])
-    try:
-        tasks = plan_blocks(view, role, pred_raw, pred_path, meta, chunk)
-    finally:
-        pred_raw.close()
+    with open_validated(pred_path, ref, chunk=chunk) as pred:  # opened and validated once
+        if pred.levels is not None:
+            cfg = dataclasses.replace(cfg, quantile_levels=pred.levels)
+        group_dims = tuple(getattr(cfg, "group_dims", ()))
+        names = (schema.COORD_WARMING, schema.COORD_REGION, schema.COORD_YEAR, *group_dims)
+        meta = scene_meta(store_scene_coords(view, role, names), group_dims, pixel_ref=ref)
+        tasks = plan_blocks(view, role, pred.raw, pred_path, meta, chunk)
     if scheduler:
         merged = _run_distributed(tasks, cfg, scheduler, progress)
     else:
@@ -262,9 +260,6 @@ def score_role(
     block = finalize(merged, channels=list(ref.attrs.get("channels", [])))
     return (block, merged) if return_statistics else block
 
-def _open_normalized(pred_path, ref_ids):
-
-    return normalize_predictions(open_predictions(pred_path), ref_ids)
 
 def score(
     pred_path: str | os.PathLike,

@@ -18,11 +18,13 @@ from tailshift.benchmark.predictions import (
     clean_block,
     open_predictions,
     prediction_vars,
+    quantile_levels,
 )
 from tailshift.errors import BadInputError, TailShiftError
 
 CONNECT_TIMEOUT = "20s"
 #: Quantile levels shown as example fields.
+
 
 def _read_pred_arrays(pred, sel) -> dict[str, np.ndarray]:
     """Read and clean the prediction variables of one block (``sel``: slice or positions)."""
@@ -40,6 +42,7 @@ def _read_pred_arrays(pred, sel) -> dict[str, np.ndarray]:
         out[var] = clean_block(var, raw)
     return out
 
+
 def _block_kwargs(arrays: Mapping[str, np.ndarray], levels) -> dict[str, Any]:
     return {
         "point": arrays.get(schema.VAR_PRECIP),
@@ -48,10 +51,6 @@ def _block_kwargs(arrays: Mapping[str, np.ndarray], levels) -> dict[str, Any]:
         "levels": levels,
     }
 
-def _levels(pred) -> tuple[float, ...] | None:
-    if schema.VAR_QUANTILES in pred.data_vars:
-        return tuple(float(q) for q in np.asarray(pred[schema.DIM_QUANTILE].values))
-    return None
 
 @dataclass(frozen=True)
 class BlockTask:
@@ -70,6 +69,7 @@ class BlockTask:
     groups: dict[str, np.ndarray]
     levels: tuple[float, ...] | None
     year: np.ndarray | None = None
+
 
 def run_block(task: BlockTask, cfg) -> BlockResult:
     """Read one block (reference labels from the stores, predictions from the file) and score it.
@@ -101,9 +101,11 @@ def run_block(task: BlockTask, cfg) -> BlockResult:
         **_block_kwargs(arrays, task.levels),
     )
 
+
 def merge_pair(a: BlockResult, b: BlockResult) -> BlockResult:
     """``a.merge(b)`` as a plain function (a dask task)."""
     return a.merge(b)
+
 
 def plan_blocks(view, role: str, pred, pred_path: str | Path, meta: Mapping, chunk: int):
     """Cut the role into :class:`BlockTask` s of ``chunk`` scenes, ascending scene id."""
@@ -129,7 +131,7 @@ def plan_blocks(view, role: str, pred, pred_path: str | Path, meta: Mapping, chu
     pred_pos = pred_index.get_indexer(sid)
     if np.any(pred_pos < 0):
         raise TailShiftError("internal: predictions were not validated against the role")
-    levels = _levels(pred)
+    levels = quantile_levels(pred)
     tasks = []
     for start in range(0, sid.size, max(1, int(chunk))):
         sl = slice(start, min(sid.size, start + chunk))
@@ -159,6 +161,7 @@ def plan_blocks(view, role: str, pred, pred_path: str | Path, meta: Mapping, chu
         )
     return tasks
 
+
 def _run_local(tasks: Sequence[BlockTask], cfg, progress: Progress | None) -> BlockResult:
     total = sum(t.scene.size for t in tasks)
 
@@ -172,6 +175,7 @@ def _run_local(tasks: Sequence[BlockTask], cfg, progress: Progress | None) -> Bl
 
     return fold(results())
 
+
 def _connect(scheduler):
     from distributed import Client
 
@@ -184,6 +188,7 @@ def _connect(scheduler):
             f"cannot reach the dask scheduler at {scheduler} ({exc}); start one with "
             + "'dask scheduler' and 'dask worker ADDRESS', or drop --scheduler to score in-process"
         ) from exc
+
 
 def _run_distributed(
     tasks: Sequence[BlockTask], cfg, scheduler, progress: Progress | None

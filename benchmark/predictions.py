@@ -55,6 +55,7 @@ below the 0.01 mm/h rounding of result examples, so no score can change by more 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -463,13 +464,44 @@ def format_problems(problems: list[str], source: str | Path) -> str:
     return f"{head}: {body}. Nothing was scored."
 
 
-def load_predictions(
+@dataclass
+class PredictionFile:
+    """A prediction file opened and validated once.
+
+    ``raw`` keeps the file's scene order (block reads use its positions), ``aligned`` is the same
+    lazy data in the reference's scene order, ``levels`` the quantile levels (None without
+    quantiles). Close it with :meth:`close` (or use it as a context manager).
+    """
+
+    path: Path
+    raw: xr.Dataset
+    aligned: xr.Dataset
+    levels: tuple[float, ...] | None
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def __enter__(self) -> PredictionFile:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def quantile_levels(pred: xr.Dataset) -> tuple[float, ...] | None:
+    """The quantile levels of a prediction dataset (None when it has no quantiles)."""
+    if schema.VAR_QUANTILES in pred.data_vars:
+        return tuple(float(q) for q in np.asarray(pred[schema.DIM_QUANTILE].values))
+    return None
+
+
+def open_validated(
     path: str | Path,
     reference: xr.Dataset,
     *,
     chunk: int | None = None,
     tolerance: float = CROSSING_TOLERANCE,
-) -> xr.Dataset:
+) -> PredictionFile:
     """Open, validate and align a prediction file with the reference of an evaluation set.
 
     Parameters
@@ -481,9 +513,9 @@ def load_predictions(
 
     Returns
     -------
-    xarray.Dataset
-        Lazy predictions: prediction variables only, dims in canonical order, scene ids cast
-        like the reference's and reordered to the reference's scene order.
+    PredictionFile
+        Prediction variables only, dims in canonical order, scene ids cast like the
+        reference's; ``aligned`` reordered to the reference's scene order.
 
     Raises
     ------
@@ -501,8 +533,22 @@ def load_predictions(
         tolerance=tolerance,
     )
     if problems:
+        pred.close()
         raise BadInputError(format_problems(problems, path))
-    return normalize_predictions(pred, ref_ids).sel({schema.DIM_SCENE: ref_ids})
+    raw = normalize_predictions(pred, ref_ids)
+    return PredictionFile(Path(path), raw, raw.sel({schema.DIM_SCENE: ref_ids}),
+                          quantile_levels(raw))
+
+
+def load_predictions(
+    path: str | Path,
+    reference: xr.Dataset,
+    *,
+    chunk: int | None = None,
+    tolerance: float = CROSSING_TOLERANCE,
+) -> xr.Dataset:
+    """The ``aligned`` lazy predictions of :func:`open_validated` (the file stays open)."""
+    return open_validated(path, reference, chunk=chunk, tolerance=tolerance).aligned
 
 
 def check_predictions(
@@ -537,6 +583,9 @@ def clean_block(var: str, values: np.ndarray) -> np.ndarray:
 
 __all__ = [
     "CROSSING_TOLERANCE",
+    "PredictionFile",
+    "open_validated",
+    "quantile_levels",
     "NEGATIVE_TOLERANCE",
     "PRED_DIMS",
     "block_size",

@@ -20,6 +20,7 @@ def _mode_per_scene(values: np.ndarray) -> np.ndarray:
         out.append(labels[np.argmax(counts)])  # np.unique sorts: ties -> smallest label
     return np.asarray(out)
 
+
 def scene_meta(ref, group_dims: Sequence[str], pixel_ref=None) -> dict[str, Any]:
     """Per-scene arrays the card needs, read from a (lazy) reference dataset.
 
@@ -62,6 +63,7 @@ def scene_meta(ref, group_dims: Sequence[str], pixel_ref=None) -> dict[str, Any]
     year = v[schema.COORD_YEAR].astype(np.int64) if schema.COORD_YEAR in v else None
     return {"scene": ids, "warming": warming, "block": block.astype(str), "year": year,
             "groups": groups}
+
 
 def store_scene_coords(view, role: str, names: Sequence[str]):
     """The role's 1-D scene coordinates ``names`` as a small numpy-backed Dataset (by scene id).
