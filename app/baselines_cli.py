@@ -1,6 +1,6 @@
 """``tailshift train``, ``tailshift predict`` and ``tailshift submit`` (thin: library calls only).
 
-``train`` -> :func:`tailshift.baselines.registry.train`; ``predict`` -> :func:`tailshift.app.submission.run_predictions`;
+``train`` -> :func:`tailshift.baselines.registry.train`; ``predict`` -> :func:`tailshift.app.running.run_predictions`;
 ``submit`` -> :func:`tailshift.app.submission.submit`. ``--data`` / ``--scheduler`` are the root options
 (:func:`tailshift.app.common.settings`).
 """
@@ -109,11 +109,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run a model over one role of a split and write a validated prediction file."""
         # deferred: the CLI starts without loading the engine
-        from tailshift.app.submission import (
-            check_run_against,
-            load_model,
-            run_predictions,
-        )
+        from tailshift.app.models import load_model
+        from tailshift.app.running import run_predictions
+        from tailshift.app.submission import check_run_against
 
         # deferred: the CLI starts without loading the engine
         from tailshift.splits import load_split

@@ -131,7 +131,7 @@ def test_predict(benchmark, obs):
 
 
 def test_run_predictions(benchmark, data, tmp_path):
-    from tailshift.app.submission import run_predictions
+    from tailshift.app.running import run_predictions
     from tailshift.benchmark.dataset import role_sizes
 
     run = registry.train("unet", {"width": 16, "depth": 3, "max_epochs": 1, "max_train_scenes": 16},

@@ -10,7 +10,9 @@ import pytest
 import xarray as xr
 
 from tailshift import schema
-from tailshift.app.submission import ModelFailure, load_model, load_models, run_predictions, submit
+from tailshift.app.models import ModelFailure, load_model, load_models
+from tailshift.app.running import run_predictions
+from tailshift.app.submission import submit
 from tailshift.errors import BadInputError
 
 MODEL_PY = '''
