@@ -270,106 +270,20 @@ def validate_predictions(
             + "; ".join(f"{v} ({', '.join(d)})" for v, d in PRED_DIMS.items())
             + f" (variables found: {found})"
         )
-
-    # --- structure of each variable ------------------------------------------------------
     value_ok: list[str] = []
     quantiles_sorted = False
     for var in present:
-        da = pred[var]
-        want = PRED_DIMS[var]
-        structure_ok = True
-        if set(da.dims) != set(want) or len(da.dims) != len(want):
-            problems.append(
-                f"{var} has dims ({', '.join(map(str, da.dims))}) but must have ({', '.join(want)})"
-            )
-            structure_ok = False
-        else:
-            got_y, got_x = da.sizes[schema.DIM_Y], da.sizes[schema.DIM_X]
-            if (ny is not None and got_y != ny) or (nx is not None and got_x != nx):
-                problems.append(
-                    f"{var} has y={got_y}, x={got_x} but the evaluation scenes are y={ny}, x={nx}; "
-                    + "predict on the full scene grid of the exported inputs"
-                )
-        if da.dtype.kind not in "fiu":
-            problems.append(f"{var} has dtype {da.dtype}, not a number; store float32 rain rates")
-            structure_ok = False
-        unit_problem = _units_problem(var, da.attrs.get("units"))
-        if unit_problem:
-            problems.append(unit_problem)
-        if var == schema.VAR_QUANTILES and schema.DIM_QUANTILE in da.dims:
-            if schema.DIM_QUANTILE not in pred.coords:
-                problems.append(
-                    f"{var} has no 'quantile' coordinate; add the quantile levels, e.g. "
-                    + "pred.assign_coords(quantile=[0.01, ..., 0.99])"
-                )
-            else:
-                q = np.asarray(pred[schema.DIM_QUANTILE].values)
-                if q.ndim != 1 or q.dtype.kind not in "fiu" or q.size == 0:
-                    problems.append(
-                        "the 'quantile' coordinate must be a non-empty 1-D list of levels in (0, 1)"
-                    )
-                else:
-                    q = q.astype(np.float64)
-                    if not np.all(np.isfinite(q)) or np.any(q <= 0.0) or np.any(q >= 1.0):
-                        problems.append(
-                            f"quantile levels must lie inside (0, 1) (got min {np.nanmin(q):g}, "
-                            + f"max {np.nanmax(q):g}); give probabilities, not percentages"
-                        )
-                    elif np.any(np.diff(q) <= 0.0):
-                        problems.append(
-                            "quantile levels must be strictly increasing without repeats; sort the "
-                            + "'quantile' coordinate and the variable along it"
-                        )
-                    else:
-                        quantiles_sorted = True
-        for dim in (schema.DIM_QUANTILE, schema.DIM_MEMBER):
-            if dim in da.dims and da.sizes[dim] == 0:
-                problems.append(f"{var} has 0 {dim}s; give at least one")
-                structure_ok = False
+        var_problems, structure_ok = _structure_problems(pred, var, ny, nx)
+        problems.extend(var_problems)
+        if var == schema.VAR_QUANTILES and schema.DIM_QUANTILE in pred[var].dims:
+            level_problems = _level_problems(pred, var)
+            problems.extend(level_problems)
+            quantiles_sorted = not level_problems
         if structure_ok:
             value_ok.append(var)
-
-    # --- scene ids -----------------------------------------------------------------------
-    ids: np.ndarray | None = None
-    if schema.DIM_SCENE not in pred.coords and schema.DIM_SCENE not in pred.variables:
-        if present:
-            problems.append(
-                "no 'scene' coordinate: label every prediction with its scene id "
-                + "(copy the 'scene' coordinate of the exported inputs)"
-            )
-    else:
-        raw = np.asarray(pred[schema.DIM_SCENE].values)
-        if raw.ndim != 1:
-            problems.append("the 'scene' coordinate must be 1-D")
-        else:
-            ids, problem = _normalize_ids(raw, ref_ids)
-            if problem:
-                problems.append(problem)
-    if ids is not None:
-        uniq, counts = np.unique(ids, return_counts=True)
-        dup = uniq[counts > 1]
-        if dup.size:
-            problems.append(
-                f"{dup.size} scene ids appear more than once (e.g. {_examples(dup)}); "
-                + "give each scene once"
-            )
-        ref_cmp = ref_ids.astype(str) if ids.dtype.kind == "U" else ref_ids
-        missing = np.setdiff1d(ref_cmp, uniq)
-        extra = np.setdiff1d(uniq, ref_cmp)
-        if missing.size:
-            problems.append(
-                f"{missing.size} of {ref_ids.size} evaluation scenes are missing "
-                + f"(e.g. {_examples(missing)}); predict every scene of the role "
-                + "('tailshift export' writes them)"
-            )
-        if extra.size:
-            problems.append(
-                f"{extra.size} scenes are not in the evaluation set (e.g. {_examples(extra)}); "
-                + "check --split/--role or drop them"
-            )
-
-    # --- values, streamed block by block -------------------------------------------------
-    if value_ok:
+    scene_problems, ids = _scene_problems(pred, ref_ids, bool(present))
+    problems.extend(scene_problems)
+    if value_ok:  # values, streamed block by block
         problems.extend(
             _value_problems(
                 pred,
@@ -382,6 +296,106 @@ def validate_predictions(
             )
         )
     return problems
+
+
+def _structure_problems(pred: xr.Dataset, var: str, ny, nx) -> tuple[list[str], bool]:
+    """Dims, sizes, dtype and units of one prediction variable; and whether its values can be
+    checked."""
+    problems: list[str] = []
+    da = pred[var]
+    want = PRED_DIMS[var]
+    structure_ok = True
+    if set(da.dims) != set(want) or len(da.dims) != len(want):
+        problems.append(
+            f"{var} has dims ({', '.join(map(str, da.dims))}) but must have ({', '.join(want)})"
+        )
+        structure_ok = False
+    else:
+        got_y, got_x = da.sizes[schema.DIM_Y], da.sizes[schema.DIM_X]
+        if (ny is not None and got_y != ny) or (nx is not None and got_x != nx):
+            problems.append(
+                f"{var} has y={got_y}, x={got_x} but the evaluation scenes are y={ny}, x={nx}; "
+                + "predict on the full scene grid of the exported inputs"
+            )
+    if da.dtype.kind not in "fiu":
+        problems.append(f"{var} has dtype {da.dtype}, not a number; store float32 rain rates")
+        structure_ok = False
+    unit_problem = _units_problem(var, da.attrs.get("units"))
+    if unit_problem:
+        problems.append(unit_problem)
+    for dim in (schema.DIM_QUANTILE, schema.DIM_MEMBER):
+        if dim in da.dims and da.sizes[dim] == 0:
+            problems.append(f"{var} has 0 {dim}s; give at least one")
+            structure_ok = False
+    return problems, structure_ok
+
+
+def _level_problems(pred: xr.Dataset, var: str) -> list[str]:
+    """The ``quantile`` coordinate: present, 1-D, inside (0, 1), strictly increasing."""
+    if schema.DIM_QUANTILE not in pred.coords:
+        return [
+            f"{var} has no 'quantile' coordinate; add the quantile levels, e.g. "
+            + "pred.assign_coords(quantile=[0.01, ..., 0.99])"
+        ]
+    q = np.asarray(pred[schema.DIM_QUANTILE].values)
+    if q.ndim != 1 or q.dtype.kind not in "fiu" or q.size == 0:
+        return ["the 'quantile' coordinate must be a non-empty 1-D list of levels in (0, 1)"]
+    q = q.astype(np.float64)
+    if not np.all(np.isfinite(q)) or np.any(q <= 0.0) or np.any(q >= 1.0):
+        return [
+            f"quantile levels must lie inside (0, 1) (got min {np.nanmin(q):g}, "
+            + f"max {np.nanmax(q):g}); give probabilities, not percentages"
+        ]
+    if np.any(np.diff(q) <= 0.0):
+        return [
+            "quantile levels must be strictly increasing without repeats; sort the "
+            + "'quantile' coordinate and the variable along it"
+        ]
+    return []
+
+
+def _scene_problems(pred: xr.Dataset, ref_ids: np.ndarray,
+                    has_vars: bool) -> tuple[list[str], np.ndarray | None]:
+    """Scene ids: present, 1-D, castable, unique, exactly the evaluation set."""
+    problems: list[str] = []
+    ids: np.ndarray | None = None
+    if schema.DIM_SCENE not in pred.coords and schema.DIM_SCENE not in pred.variables:
+        if has_vars:
+            problems.append(
+                "no 'scene' coordinate: label every prediction with its scene id "
+                + "(copy the 'scene' coordinate of the exported inputs)"
+            )
+        return problems, None
+    raw = np.asarray(pred[schema.DIM_SCENE].values)
+    if raw.ndim != 1:
+        return ["the 'scene' coordinate must be 1-D"], None
+    ids, problem = _normalize_ids(raw, ref_ids)
+    if problem:
+        problems.append(problem)
+    if ids is None:
+        return problems, None
+    uniq, counts = np.unique(ids, return_counts=True)
+    dup = uniq[counts > 1]
+    if dup.size:
+        problems.append(
+            f"{dup.size} scene ids appear more than once (e.g. {_examples(dup)}); "
+            + "give each scene once"
+        )
+    ref_cmp = ref_ids.astype(str) if ids.dtype.kind == "U" else ref_ids
+    missing = np.setdiff1d(ref_cmp, uniq)
+    extra = np.setdiff1d(uniq, ref_cmp)
+    if missing.size:
+        problems.append(
+            f"{missing.size} of {ref_ids.size} evaluation scenes are missing "
+            + f"(e.g. {_examples(missing)}); predict every scene of the role "
+            + "('tailshift export' writes them)"
+        )
+    if extra.size:
+        problems.append(
+            f"{extra.size} scenes are not in the evaluation set (e.g. {_examples(extra)}); "
+            + "check --split/--role or drop them"
+        )
+    return problems, ids
 
 
 def _value_problems(
