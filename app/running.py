@@ -28,7 +28,11 @@ from tailshift import schema
 
 #: Default scenes per model call.
 from tailshift.app.models import DEFAULT_BATCH, LoadedModel, ModelFailure
+from tailshift.atomic import atomic_dir, atomic_file, check_target
+from tailshift.benchmark.dataset import select_role
+from tailshift.benchmark.predictions import load_predictions
 from tailshift.errors import BadInputError
+from tailshift.splits import load_split
 
 ProgressFn = Callable[[str, int, int | None], None]
 """``progress(stage, done, total)``."""
@@ -125,6 +129,8 @@ def _model_inputs(ds: Any) -> Any:
     return ds.drop_vars(drop)
 
 
+# Long on purpose (~110 lines): one loop that owns the temporary store, the batch checks, the
+# deadline and the clean-up; splitting it would spread the clean-up guarantees over helpers.
 def run_predictions(
     model: Any,
     data_dir: str | Path,
@@ -147,21 +153,13 @@ def run_predictions(
     BadInputError
         Bad arguments, or the model's output is not in the predictions schema.
     """
-    # deferred: the CLI starts without loading the engine
-    from tailshift.atomic import (
-        atomic_dir,
-        atomic_file,
-        check_target,
-    )
 
-    # deferred: the CLI starts without loading the engine
-    from tailshift.benchmark.dataset import select_role
 
-    # deferred: the CLI starts without loading the engine
-    from tailshift.benchmark.predictions import load_predictions
 
-    # deferred: the CLI starts without loading the engine
-    from tailshift.splits import load_split
+
+
+
+
 
     if isinstance(model, LoadedModel):
         model = model.model

@@ -407,6 +407,8 @@ def _snow_prior(freq):
     return 0.95 + (0.72 - 0.95) * x
 
 
+# Long on purpose (~100 lines): a one-off calibration script kept as one readable procedure
+# (run with ``python -m tailshift.benchmark.world.rt``); its output is the constants above.
 def calibrate_clear_sky(climate: dict | None = None) -> dict:
     """Fit the gas slab and the land / snow emissivities to the clear-sky table.
 
