@@ -41,6 +41,9 @@ from typing import Any
 import numpy as np
 
 from tailshift import schema
+from tailshift.baselines import common, registry
+from tailshift.baselines.device import resolve_device
+from tailshift.baselines.rundir import RunDir
 from tailshift.errors import BadInputError, TailShiftError
 
 #: Default scenes per model call.
@@ -138,11 +141,9 @@ def _load_python(spec: str, sources: Sequence[str] | None) -> LoadedModel:
 
 
 def _load_run(path: Path, device: str = "cpu") -> LoadedModel:
-    # deferred: the CLI starts without loading the engine
-    from tailshift.baselines import registry
 
-    # deferred: the CLI starts without loading the engine
-    from tailshift.baselines.rundir import RunDir
+
+
 
     run = RunDir(path)
     model = registry.load(run, device=device)
@@ -157,13 +158,11 @@ class ProgramModel:
     """A TorchScript / exported program with its sidecar: ``predict`` in the predictions schema."""
 
     def __init__(self, path: Path, side: dict[str, Any], device: str = "cpu"):
-        import torch
+        import torch  # deferred: torch is heavy and only program models need it
 
-        # deferred: the CLI starts without loading the engine
-        from tailshift.baselines import common
 
-        # deferred: the CLI starts without loading the engine
-        from tailshift.baselines.device import resolve_device
+
+
 
         self.path = path
         self.device = resolve_device(device)
@@ -199,10 +198,9 @@ class ProgramModel:
             raise BadInputError(f"cannot load {path} as a TorchScript / exported program ({exc})") from exc
 
     def predict(self, inputs: Any) -> Any:
-        import torch
+        import torch  # deferred: torch is heavy and only program models need it
 
-        # deferred: the CLI starts without loading the engine
-        from tailshift.baselines import common
+
 
         tb = common.tb_array(inputs, self.channels, fill=self.mean)
         x = np.nan_to_num((tb - self.mean[None, :, None, None]) / self.std[None, :, None, None])

@@ -19,13 +19,23 @@ from tailshift import schema
 #: Default scenes per model call.
 from tailshift.app.models import LoadedModel, load_models
 from tailshift.app.running import DEFAULT_BATCH, ProgressFn, run_predictions
+from tailshift.benchmark.blocks import finalize
+from tailshift.benchmark.evaluate import score_role
+from tailshift.benchmark.results import (
+    DEFAULT_RESULTS_DIR,
+    build_result,
+    check_writable,
+    result_path,
+    write_result,
+)
 from tailshift.errors import BadInputError
+from tailshift.io import read_manifest
+from tailshift.splits import load_split
 
 
 def check_run_against(m: LoadedModel, split: Any, data_dir: str | Path) -> None:
     """A run may only be evaluated on the split (version) and dataset it was trained for."""
-    # deferred: the CLI starts without loading the engine
-    from tailshift.io import read_manifest
+
 
     if m.kind != "run":
         return
@@ -56,8 +66,7 @@ def combine_test_roles(blocks: dict, stats: dict) -> dict | None:
     their union spans the whole record (e.g. 1998-2100 in the temporal split). Returns ``None``
     unless both roles were scored with the same channels (the sensor split's roles differ).
     """
-    # deferred: the CLI starts without loading the engine
-    from tailshift.benchmark.blocks import finalize
+
 
     roles = schema.EVAL_ROLES
     if not all(r in stats for r in roles):
@@ -107,21 +116,11 @@ def submit(
     list of pathlib.Path
         The result files written (one per split).
     """
-    # deferred: the CLI starts without loading the engine
-    from tailshift.benchmark.evaluate import score_role
 
-    # deferred: the CLI starts without loading the engine
-    from tailshift.benchmark.results import (
-        DEFAULT_RESULTS_DIR,
-        build_result,
-        check_writable,
-        result_path,
-        write_result,
-    )  # deferred: the CLI starts without loading the engine
 
-    # deferred: the CLI starts without loading the engine
-    from tailshift.io import read_manifest
-    from tailshift.splits import load_split  # deferred: the CLI starts without loading the engine
+
+
+
 
     if sources:
         bad = [s for s in sources if s not in schema.SOURCES]
@@ -130,7 +129,41 @@ def submit(
     models = load_models(model_spec, sources, device)
     results_dir = Path(results_dir) if results_dir is not None else DEFAULT_RESULTS_DIR
     manifest = read_manifest(data_dir)
-    checksum = str(manifest.get("dataset_checksum", ""))
+    plan = _plan(models, splits, model_spec)
+    for m, sp in plan:  # every check before any model runs
+        _check_pair(m, sp, data_dir, result_path(results_dir, sp.name, name),
+                    str(manifest.get("dataset_checksum", "")), force)
+    results = []
+    for m, sp in plan:
+        scratch = Path(tempfile.mkdtemp(prefix="tailshift-submit-"))
+        try:
+            preds = {role: run_predictions(m.model, data_dir, sp, role,
+                                           scratch / f"{sp.name}-{role}.zarr",
+                                           batch_size=batch_size, timeout=timeout,
+                                           progress=progress)
+                     for role in sp.eval_roles}
+            blocks = _score_roles(preds, data_dir, sp, scheduler, progress)
+            results.append(build_result(
+                name=name, model=str(m.spec),
+                description=description if description is not None else m.description,
+                training_sources=list(m.training_sources), code_hash=m.code_hash,
+                baseline=m.baseline, split_name=sp.name, split_hash=sp.hash,
+                dataset={"checksum": str(manifest.get("dataset_checksum", "")),
+                         "preset": manifest.get("preset", ""),
+                         "generator_version": manifest.get("generator_version", "")},
+                roles=blocks,
+            ))
+            if keep_predictions is not None:
+                _keep(preds, Path(keep_predictions))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    # written only when every split and role succeeded
+    return [write_result(result, results_dir, force=force) for result in results]
+
+
+def _plan(models: list[LoadedModel], splits: Sequence[str] | None, model_spec) -> list:
+    """``(model, split)`` pairs: a run goes to the split(s) it was trained for (or those of
+    ``splits`` among them); any other model needs ``splits``."""
     plan: list[tuple[LoadedModel, Any]] = []
     for m in models:
         if m.kind == "run":
@@ -141,69 +174,54 @@ def submit(
             if not splits:
                 raise BadInputError(f"say which split(s) {model_spec} is for: pass --split NAME")
             wanted = list(splits)
-        for s in wanted:
-            plan.append((m, load_split(s)))
+        plan.extend((m, load_split(s)) for s in wanted)
     if not plan:
         raise BadInputError(f"none of the runs in {model_spec} was trained for {list(splits or [])}")
     names = [sp.name for _, sp in plan]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
-        raise BadInputError(f"several runs in {model_spec} were trained for split(s) {dup}; submit them separately")
-    # every check before any model runs
-    for m, sp in plan:
-        check_run_against(m, sp, data_dir)
-        bad = [s for s in m.training_sources if s not in sp.train_sources]
-        if bad:
-            raise BadInputError(
-                f"{m.spec} was trained on {list(m.training_sources)}, but split {sp.name!r} allows "
-                + f"only {list(sp.train_sources)} for training"
-            )
-        if not sp.eval_roles:
-            raise BadInputError(f"split {sp.name!r} has no evaluation role")
-        for role in sp.eval_roles:
-            check_writable(result_path(results_dir, sp.name, name), sp.hash, checksum, role, force)
-    results = []
-    for m, sp in plan:
-        scratch = Path(tempfile.mkdtemp(prefix="tailshift-submit-"))
-        try:
-            preds = {}
-            for role in sp.eval_roles:
-                preds[role] = run_predictions(
-                    m.model, data_dir, sp, role, scratch / f"{sp.name}-{role}.zarr",
-                    batch_size=batch_size, timeout=timeout, progress=progress,
-                )
-            blocks, stats = {}, {}
-            for role, path in preds.items():
-                prog = (lambda d, t, r=role: progress(f"score {r}", d, t)) if progress else None
-                blocks[role], stats[role] = score_role(
-                    path, data_dir, sp, role, scheduler=scheduler, progress=prog,
-                    return_statistics=True,
-                )
-            combined = combine_test_roles(blocks, stats)
-            if combined is not None:
-                blocks[schema.ROLE_ALL_TEST] = combined
-            result = build_result(
-                name=name, model=str(m.spec),
-                description=description if description is not None else m.description,
-                training_sources=list(m.training_sources), code_hash=m.code_hash, baseline=m.baseline,
-                split_name=sp.name, split_hash=sp.hash,
-                dataset={"checksum": checksum, "preset": manifest.get("preset", ""),
-                         "generator_version": manifest.get("generator_version", "")},
-                roles=blocks,
-            )
-            results.append(result)
-            if keep_predictions is not None:
-                keep = Path(keep_predictions)
-                keep.mkdir(parents=True, exist_ok=True)
-                for path in preds.values():
-                    target = keep / path.name
-                    if target.exists():
-                        shutil.rmtree(target)
-                    shutil.move(str(path), target)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-    # written only when every split and role succeeded
-    return [write_result(result, results_dir, force=force) for result in results]
+        raise BadInputError(
+            f"several runs in {model_spec} were trained for split(s) {dup}; submit them separately")
+    return plan
+
+
+def _check_pair(m: LoadedModel, sp: Any, data_dir, target: Path, checksum: str,
+                force: bool) -> None:
+    """Refuse a (model, split) pair up front: wrong run, sources, roles or an existing result."""
+    check_run_against(m, sp, data_dir)
+    bad = [s for s in m.training_sources if s not in sp.train_sources]
+    if bad:
+        raise BadInputError(
+            f"{m.spec} was trained on {list(m.training_sources)}, but split {sp.name!r} allows "
+            + f"only {list(sp.train_sources)} for training"
+        )
+    if not sp.eval_roles:
+        raise BadInputError(f"split {sp.name!r} has no evaluation role")
+    for role in sp.eval_roles:
+        check_writable(target, sp.hash, checksum, role, force)
+
+
+def _score_roles(preds: dict, data_dir, sp: Any, scheduler, progress) -> dict:
+    """Score every role's predictions, then ``all_test`` from their merged statistics."""
+    blocks, stats = {}, {}
+    for role, path in preds.items():
+        prog = (lambda d, t, r=role: progress(f"score {r}", d, t)) if progress else None
+        blocks[role], stats[role] = score_role(path, data_dir, sp, role, scheduler=scheduler,
+                                               progress=prog, return_statistics=True)
+    combined = combine_test_roles(blocks, stats)
+    if combined is not None:
+        blocks[schema.ROLE_ALL_TEST] = combined
+    return blocks
+
+
+def _keep(preds: dict, keep: Path) -> None:
+    """Move the prediction stores into ``keep`` (``--keep-predictions``)."""
+    keep.mkdir(parents=True, exist_ok=True)
+    for path in preds.values():
+        target = keep / path.name
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.move(str(path), target)
 
 
 __all__ = ["check_run_against", "combine_test_roles", "submit"]

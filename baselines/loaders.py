@@ -3,7 +3,7 @@
 :func:`prepare_data` resolves what one torch run reads (in order):
 
 1. per-channel normalisation from the training role only
-   (:func:`tailshift.benchmark.dataset.normalisation_stats`: observed scenes when the role has
+   (:func:`tailshift.benchmark.normstats.normalisation_stats`: observed scenes when the role has
    them);
 2. the training source (config ``loader``): the training role is held in memory when smaller
    than ``cache_mb`` (one read; :class:`SceneSource`), else streamed by
@@ -30,7 +30,7 @@ import numpy as np
 
 from tailshift import schema
 from tailshift.baselines import common
-from tailshift.benchmark.dataset import normalisation_stats
+from tailshift.benchmark.normstats import normalisation_stats
 from tailshift.errors import BadInputError, TailShiftError
 
 #: Standard deviations are floored at this many K (a constant channel must not divide by zero).
@@ -290,7 +290,7 @@ class TrainingData:
     val : SceneSource or None
         ``id_val`` batches (None when the split has no such role or it is empty).
     stats : dict
-        :func:`tailshift.benchmark.dataset.normalisation_stats` of the training role.
+        :func:`tailshift.benchmark.normstats.normalisation_stats` of the training role.
     mean, std : numpy.ndarray
         Normalisation per model channel (K); ``std`` floored at :data:`MIN_STD`.
     norm_sources : tuple[str, ...]

@@ -5,7 +5,7 @@ The only module of ``benchmark`` that imports torch (``import benchmark`` stays 
 Design
 ------
 - **Chunk-aligned reads.** The role's scenes are grouped by the stores' on-disk chunks along
-  ``scene`` (:func:`tailshift.benchmark.dataset.read_plan`); a unit is read with one contiguous slice, so
+  ``scene`` (:func:`tailshift.benchmark.readplan.read_plan`); a unit is read with one contiguous slice, so
   every chunk is decompressed once per epoch.
 - **Bounded memory.** At most ``buffer_size`` scenes wait in the shuffle buffer, plus the scenes
   of the unit being read (at most one store chunk). The whole store is never loaded;
@@ -20,7 +20,7 @@ Design
   scene count (a few scenes skipped per epoch, different ones each epoch) so that no rank waits
   forever in a collective.
 - **Normalisation.** ``tb`` is standardised per channel, ``(tb - mean_c) / std_c``, with
-  statistics from the *train role only* (:func:`tailshift.benchmark.dataset.normalisation_stats`,
+  statistics from the *train role only* (:func:`tailshift.benchmark.normstats.normalisation_stats`,
   observations by default), cached under ``<data_dir>/cache/``. ``surface_precip`` is returned
   unchanged in mm h-1. NaN pixels are passed through as NaN.
 
@@ -40,14 +40,10 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from tailshift import schema
-from tailshift.benchmark.dataset import (
-    ReadUnit,
-    SplitView,
-    _resolve_channels,
-    normalisation_stats,
-    read_plan,
-    read_unit,
-)
+from tailshift.benchmark.dataset import SplitView
+from tailshift.benchmark.dataset import resolve_role_channels as _resolve_channels
+from tailshift.benchmark.normstats import normalisation_stats
+from tailshift.benchmark.readplan import ReadUnit, read_plan, read_unit
 from tailshift.errors import BadInputError
 
 __all__ = ["SceneStream", "make_loader", "normalisation_stats"]

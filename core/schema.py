@@ -10,6 +10,7 @@ NEDT (K) from Draper et al. (2015), IEEE JSTARS 8(9), 4452-4465. See docs/world.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tailshift.errors import BadInputError
@@ -164,26 +165,54 @@ CHANNEL_SETS = {
 }
 
 
-def resolve_channels(spec: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """Turn a channel-set name or a list of channel names into a validated tuple of names.
+def resolve_channels(
+    spec: str | Sequence[str] | None,
+    *,
+    default: Sequence[str] | None = None,
+    within: Sequence[str] | None = None,
+    provider: str = "the data",
+) -> tuple[str, ...]:
+    """Turn a channel request into a validated tuple of channel names.
+
+    The one place a channel request (a set name, a list of names, or nothing) becomes names;
+    split roles, dataset selection and model configs all go through it.
+
+    Parameters
+    ----------
+    spec : str, sequence of str or None
+        A :data:`CHANNEL_SETS` name or a list of channel names. ``None`` means ``default`` when
+        one is given.
+    default : sequence of str, optional
+        The (already resolved) names an absent request stands for, e.g. a split role's channels.
+    within : sequence of str, optional
+        The names the request must stay within, e.g. what a split role provides.
+    provider : str
+        Who provides ``within``, for the error message (e.g. ``"role train of split 'iid'"``).
 
     Raises
     ------
     tailshift.errors.BadInputError
-        If a name is not a GMI channel of :data:`CHANNELS` or the set name is unknown.
+        If a name is not a GMI channel of :data:`CHANNELS`, the set name is unknown, or a name is
+        not in ``within``.
     """
-
-    if isinstance(spec, str):
+    if spec is None and default is not None:
+        names = tuple(default)
+    elif isinstance(spec, str):
         if spec not in CHANNEL_SETS:
             raise BadInputError(
                 f"unknown channel set {spec!r}; use one of {sorted(CHANNEL_SETS)} "
                 + "or a list of channel names"
             )
-        return CHANNEL_SETS[spec]
-    names = tuple(spec)
-    unknown = [n for n in names if n not in CHANNEL_BY_NAME]
-    if unknown:
-        raise BadInputError(
-            f"unknown channel(s) {unknown}; valid channels are {list(CHANNEL_NAMES)}"
-        )
+        names = CHANNEL_SETS[spec]
+    else:
+        names = tuple(spec)
+        unknown = [n for n in names if n not in CHANNEL_BY_NAME]
+        if unknown:
+            raise BadInputError(
+                f"unknown channel(s) {unknown}; valid channels are {list(CHANNEL_NAMES)}"
+            )
+    if within is not None:
+        extra = [c for c in names if c not in within]
+        if extra:
+            raise BadInputError(f"{provider} provides only {list(within)}; drop {extra}")
     return names

@@ -1,8 +1,9 @@
-"""Load, check and apply the declarative OOD splits (``splits/<name>.toml``).
+"""Load and check the declarative OOD splits (``splits/<name>.toml``).
 
-A split is data (docs/design.md, Conventions): one TOML file with WILDS role names. This module turns a file
-into a frozen :class:`Split`, refuses anything ambiguous, and computes which scenes of a dataset
-belong to which role. It imports neither torch nor xarray (``import splits`` stays cheap).
+A split is data (docs/design.md, Conventions): one TOML file with WILDS role names. This module
+turns a file into a frozen :class:`~tailshift.splits.model.Split` and refuses anything ambiguous;
+:mod:`tailshift.splits.masks` computes which scenes of a dataset belong to which role. Neither
+imports torch nor xarray (``import splits`` stays cheap).
 
 File format
 -----------
@@ -45,7 +46,7 @@ maximum": with ~2 000 training scenes per regime, the strict maximum is broken b
 of future scenes (too few to score), while the P99 of scene maxima is a rare event of the training
 climate that warming makes several times more frequent (decision, README "Splits"). A regime with
 no training scene has no record, and none of its scenes counts as record-breaking. It needs the
-data, so :func:`role_mask` takes a ``scene_max`` callable; the train role itself cannot use it.
+data, so :func:`~tailshift.splits.masks.role_mask` takes a ``scene_max`` callable; the train role itself cannot use it.
 
 Rules checked on load (:class:`tailshift.errors.BadInputError`, one sentence with the fix)
 ------------------------------------------------------------------------------------------
@@ -60,7 +61,8 @@ Rules checked on load (:class:`tailshift.errors.BadInputError`, one sentence wit
 - overlapping roles, statically: two selections of different roles overlap unless they differ in
   source, or have disjoint ``years`` / ``warming`` / ``fraction`` ranges, disjoint regime lists,
   different ``era`` or opposite ``record_breaking``. On data the overlap is checked again by
-  scene id (:func:`check_disjoint`, called by ``tailshift.benchmark.dataset.select_role``).
+  scene id (:func:`~tailshift.splits.masks.check_disjoint`, called when
+  ``tailshift.benchmark.dataset.select_role`` opens the split on a dataset).
 
 The split's ``hash`` is the SHA-256 of the file bytes; it is recorded in every result
 (docs/design.md "Results").
@@ -71,15 +73,12 @@ from __future__ import annotations
 import hashlib
 import math
 import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from tailshift import schema
 from tailshift.errors import BadInputError
+from tailshift.splits.model import RoleSpec, Selection, Split
 
 #: Folder holding the shipped split files.
 SPLITS_DIR = Path(__file__).resolve().parent
@@ -89,129 +88,6 @@ _RECORD_KEYS = {"quantile", "sources"}
 _ROLE_KEYS = {"description", "channels", "select"}
 _SELECTION_KEYS = {"source", "years", "regimes", "warming", "era", "fraction", "record_breaking"}
 _ERAS = (schema.ERA_OBSERVED, schema.ERA_FUTURE)
-
-#: Scene coordinates a split may select on (the data must provide them).
-SELECTION_COORDS = {
-    "source": schema.COORD_SOURCE,
-    "years": schema.COORD_YEAR,
-    "regimes": schema.COORD_REGIME,
-    "warming": schema.COORD_WARMING,
-    "era": schema.COORD_ERA,
-}
-
-
-@dataclass(frozen=True)
-class Selection:
-    """One conjunction of conditions on scene coordinates (see the module docstring).
-
-    ``None`` means "no condition". Ranges are ``(lo, hi)``: inclusive for ``years`` and
-    ``warming`` (K), half-open ``[lo, hi)`` for ``fraction``.
-    """
-
-    source: str
-    years: tuple[int, int] | None = None
-    regimes: tuple[str, ...] | None = None
-    warming: tuple[float, float] | None = None
-    era: str | None = None
-    fraction: tuple[float, float] | None = None
-    record_breaking: bool | None = None
-
-    def describe(self) -> str:
-        """A short human-readable form, e.g. ``obs years 1998-2025 fraction [0, 0.7)``."""
-        parts = [self.source]
-        if self.years is not None:
-            parts.append(f"years {self.years[0]}-{self.years[1]}")
-        if self.regimes is not None:
-            parts.append("regimes " + ",".join(self.regimes))
-        if self.warming is not None:
-            parts.append(f"warming {self.warming[0]:g}-{self.warming[1]:g} K")
-        if self.era is not None:
-            parts.append(f"era {self.era}")
-        if self.fraction is not None:
-            parts.append(f"fraction [{self.fraction[0]:g}, {self.fraction[1]:g})")
-        if self.record_breaking is not None:
-            parts.append("record-breaking" if self.record_breaking else "not record-breaking")
-        return " ".join(parts)
-
-
-#: Alias used in the issue text.
-RoleSelection = Selection
-
-
-@dataclass(frozen=True)
-class RoleSpec:
-    """One role: the union of its selections, and the channels a model gets for it."""
-
-    name: str
-    selections: tuple[Selection, ...]
-    channels: tuple[str, ...] = schema.CHANNEL_NAMES
-    description: str = ""
-
-    @property
-    def sources(self) -> tuple[str, ...]:
-        """Sources this role draws from, in ``schema.SOURCES`` order."""
-        used = {s.source for s in self.selections}
-        return tuple(s for s in schema.SOURCES if s in used)
-
-    @property
-    def needs_data(self) -> bool:
-        """True if a selection uses a data-dependent predicate (``record_breaking``)."""
-        return any(s.record_breaking is not None for s in self.selections)
-
-
-@dataclass(frozen=True)
-class Split:
-    """A loaded and checked split.
-
-    Attributes
-    ----------
-    name : str
-        Split name (``name`` key, else the file stem).
-    hash : str
-        SHA-256 hex digest of the file bytes (recorded in every result).
-    roles : dict[str, RoleSpec]
-        Defined roles, in ``schema.ROLES`` order.
-    train_sources : tuple[str, ...]
-        Sources training may use (``obs``, ``sim``).
-    description : str
-        One line from the file.
-    path : pathlib.Path
-        The file it was loaded from.
-    """
-
-    name: str
-    hash: str
-    roles: dict[str, RoleSpec] = field(hash=False)
-    train_sources: tuple[str, ...]
-    description: str = ""
-    path: Path | None = None
-    record_quantile: float = 1.0
-    record_sources: tuple[str, ...] | None = None
-
-    def role(self, role: str) -> RoleSpec:
-        """The :class:`RoleSpec` of ``role``; BadInputError naming the defined roles if absent."""
-        if role not in self.roles:
-            raise BadInputError(
-                f"split {self.name!r} has no role {role!r}; use one of {list(self.roles)}"
-            )
-        return self.roles[role]
-
-    def channels_for(self, role: str) -> tuple[str, ...]:
-        """Channel names a model receives for ``role`` (e.g. no 166/183 GHz in sensor OOD)."""
-        return self.role(role).channels
-
-    @property
-    def eval_roles(self) -> tuple[str, ...]:
-        """The test roles this split defines (subset of ``schema.EVAL_ROLES``)."""
-        return tuple(r for r in schema.EVAL_ROLES if r in self.roles)
-
-    @property
-    def short_hash(self) -> str:
-        """First 12 hex digits of :attr:`hash`."""
-        return self.hash[:12]
-
-
-# --- loading ------------------------------------------------------------------------------
 
 
 def list_splits() -> list[str]:
@@ -338,7 +214,25 @@ def _parse(doc: dict, path: Path, digest: str) -> Split:
     if not isinstance(name, str) or not name:
         raise BadInputError(_where(path, "name must be a non-empty string"))
     description = doc.get("description", "")
-    sources = doc.get("train_sources")
+    train_sources = _parse_train_sources(doc.get("train_sources"), path)
+    roles = _parse_roles(doc.get("roles"), path)
+    _check_train(roles["train"], train_sources, path)
+    _check_static_overlap(roles, path)
+    record_quantile, record_sources = _parse_record(doc.get("record"), train_sources, path)
+    return Split(
+        name=name,
+        hash=digest,
+        roles=roles,
+        train_sources=train_sources,
+        description=str(description),
+        path=path,
+        record_quantile=record_quantile,
+        record_sources=record_sources,
+    )
+
+
+def _parse_train_sources(sources: Any, path: Path) -> tuple[str, ...]:
+    """``train_sources``: a non-empty list of known sources, returned in ``schema.SOURCES`` order."""
     if not isinstance(sources, list) or not sources:
         raise BadInputError(
             _where(path, f"train_sources must be a non-empty subset of {list(schema.SOURCES)}")
@@ -348,9 +242,11 @@ def _parse(doc: dict, path: Path, digest: str) -> Split:
         raise BadInputError(
             _where(path, f"unknown source(s) {bad} in train_sources; use {list(schema.SOURCES)}")
         )
-    train_sources = tuple(s for s in schema.SOURCES if s in sources)
+    return tuple(s for s in schema.SOURCES if s in sources)
 
-    roles_doc = doc.get("roles")
+
+def _parse_roles(roles_doc: Any, path: Path) -> dict[str, RoleSpec]:
+    """The ``[roles.*]`` tables: WILDS names only, ``train`` and an evaluation role required."""
     if not isinstance(roles_doc, dict) or not roles_doc:
         raise BadInputError(_where(path, "no [roles.*] tables; define at least train and id_test"))
     unknown_roles = [r for r in roles_doc if r not in schema.ROLES]
@@ -367,43 +263,29 @@ def _parse(doc: dict, path: Path, digest: str) -> Split:
         raise BadInputError(
             _where(path, f"no evaluation role; define at least one of {list(schema.EVAL_ROLES)}")
         )
+    return {
+        role: _parse_role(role, roles_doc[role], path) for role in schema.ROLES if role in roles_doc
+    }
 
-    roles: dict[str, RoleSpec] = {}
-    for role in schema.ROLES:
-        if role not in roles_doc:
-            continue
-        rdoc = _check_keys(roles_doc[role], _ROLE_KEYS, path, f"roles.{role}")
-        sels = rdoc.get("select")
-        if not isinstance(sels, list) or not sels:
-            raise BadInputError(
-                _where(
-                    path, f"roles.{role} has no [[roles.{role}.select]] entries; add at least one"
-                )
-            )
-        selections = tuple(
-            _parse_selection(s, path, f"roles.{role}.select[{i}]") for i, s in enumerate(sels)
+
+def _parse_role(role: str, obj: Any, path: Path) -> RoleSpec:
+    """One ``[roles.<role>]`` table: its selections and channels."""
+    rdoc = _check_keys(obj, _ROLE_KEYS, path, f"roles.{role}")
+    sels = rdoc.get("select")
+    if not isinstance(sels, list) or not sels:
+        raise BadInputError(
+            _where(path, f"roles.{role} has no [[roles.{role}.select]] entries; add at least one")
         )
-        try:
-            channels = schema.resolve_channels(rdoc.get("channels", "all"))
-        except BadInputError as exc:
-            raise BadInputError(_where(path, f"roles.{role}.channels: {exc}")) from exc
-        if not channels:
-            raise BadInputError(_where(path, f"roles.{role}.channels is empty; name at least one"))
-        roles[role] = RoleSpec(role, selections, channels, str(rdoc.get("description", "")))
-
-    _check_train(roles["train"], train_sources, path)
-    _check_static_overlap(roles, path)
-    record_quantile, record_sources = _parse_record(doc.get("record"), train_sources, path)
-    return Split(
-        name=name,
-        hash=digest,
-        roles=roles,
-        train_sources=train_sources,
-        description=str(description),
-        path=path,
-        record_quantile=record_quantile,
-        record_sources=record_sources,
+    selections = tuple(
+        _parse_selection(s, path, f"roles.{role}.select[{i}]") for i, s in enumerate(sels)
     )
+    try:
+        channels = schema.resolve_channels(rdoc.get("channels", "all"))
+    except BadInputError as exc:
+        raise BadInputError(_where(path, f"roles.{role}.channels: {exc}")) from exc
+    if not channels:
+        raise BadInputError(_where(path, f"roles.{role}.channels is empty; name at least one"))
+    return RoleSpec(role, selections, channels, str(rdoc.get("description", "")))
 
 
 def _parse_record(
@@ -508,179 +390,3 @@ def _check_static_overlap(roles: dict[str, RoleSpec], path: Path) -> None:
                                 + "source, years, warming, regimes, era or fraction disjoint",
                             )
                         )
-
-
-# --- applying a split to scene coordinates --------------------------------------------------
-
-
-def scene_fraction(scene_ids: np.ndarray) -> np.ndarray:
-    """Stable uniform number in [0, 1) per scene id: ``blake2b(str(id), 8 bytes) / 2**64``.
-
-    Integer ids are formatted as decimal integers (``7``, not ``7.0``), string ids as is.
-    """
-    ids = np.asarray(scene_ids).ravel()
-    out = np.empty(ids.shape, dtype=np.float64)
-    for k, sid in enumerate(ids.tolist()):
-        digest = hashlib.blake2b(str(sid).encode("utf-8"), digest_size=8).digest()
-        out[k] = int.from_bytes(digest, "big") / 2.0**64
-    return out
-
-
-def required_coords(split: Split) -> tuple[str, ...]:
-    """Scene coordinate names that applying ``split`` reads (always ``scene`` and ``source``)."""
-    need = [schema.DIM_SCENE, schema.COORD_SOURCE]
-    for role in split.roles.values():
-        for sel in role.selections:
-            for key, coord in SELECTION_COORDS.items():
-                if getattr(sel, key) is not None and coord not in need:
-                    need.append(coord)
-            if sel.record_breaking is not None and schema.COORD_REGIME not in need:
-                need.append(schema.COORD_REGIME)
-    return tuple(need)
-
-
-class _Context:
-    """Per-call memo: fractions, role masks and scene maxima (so nothing is computed twice)."""
-
-    def __init__(self, coords: Mapping[str, np.ndarray], scene_max: Callable | None):
-        self.coords = coords
-        self.scene_max = scene_max
-        self.fraction: np.ndarray | None = None
-        self.masks: dict[str, np.ndarray] = {}
-        self.maxima: dict[int, float] = {}
-
-    def get_max(self, idx: np.ndarray) -> np.ndarray:
-        todo = np.array([i for i in idx.tolist() if i not in self.maxima], dtype=np.int64)
-        if todo.size:
-            if self.scene_max is None:
-                raise ValueError(
-                    "this split uses record_breaking, which needs the data: pass scene_max "
-                    + "(benchmark.dataset.select_role does)"
-                )
-            vals = np.asarray(self.scene_max(todo), dtype=np.float64)
-            self.maxima.update(zip(todo.tolist(), vals.tolist(), strict=True))
-        return np.array([self.maxima[i] for i in idx.tolist()], dtype=np.float64)
-
-
-def _coord(coords: Mapping[str, np.ndarray], name: str) -> np.ndarray:
-    if name not in coords:
-        raise BadInputError(
-            f"the dataset lacks the scene coordinate {name!r} that the split needs; "
-            + "regenerate the dataset with the current 'tailshift data generate'"
-        )
-    return np.asarray(coords[name])
-
-
-def _selection_mask(split: Split, sel: Selection, ctx: _Context) -> np.ndarray:
-    c = ctx.coords
-    m = _coord(c, schema.COORD_SOURCE).astype(str) == sel.source
-    if sel.years is not None:
-        y = _coord(c, schema.COORD_YEAR)
-        m &= (y >= sel.years[0]) & (y <= sel.years[1])
-    if sel.regimes is not None:
-        m &= np.isin(_coord(c, schema.COORD_REGIME).astype(str), sel.regimes)
-    if sel.warming is not None:
-        w = _coord(c, schema.COORD_WARMING)
-        m &= (w >= sel.warming[0]) & (w <= sel.warming[1])
-    if sel.era is not None:
-        m &= _coord(c, schema.COORD_ERA).astype(str) == sel.era
-    if sel.fraction is not None:
-        if ctx.fraction is None:
-            ctx.fraction = scene_fraction(_coord(c, schema.DIM_SCENE))
-        m &= (ctx.fraction >= sel.fraction[0]) & (ctx.fraction < sel.fraction[1])
-    if sel.record_breaking is not None:
-        rec = _record_mask(split, m, ctx)
-        m &= rec if sel.record_breaking else ~rec
-    return m
-
-
-def _record_mask(split: Split, candidates: np.ndarray, ctx: _Context) -> np.ndarray:
-    """Candidates whose scene max exceeds the train record of their regime (see module doc)."""
-    train = _role_mask(split, "train", ctx)
-    if split.record_sources is not None:
-        source = _coord(ctx.coords, schema.COORD_SOURCE).astype(str)
-        train = train & np.isin(source, split.record_sources)
-    regime = _coord(ctx.coords, schema.COORD_REGIME).astype(str)
-    out = np.zeros(candidates.shape, dtype=bool)
-    cand_idx = np.flatnonzero(candidates)
-    if cand_idx.size == 0:
-        return out
-    for reg in np.unique(regime[cand_idx]):
-        tr = np.flatnonzero(train & (regime == reg))
-        if tr.size == 0:
-            continue  # no record in this regime: nothing is record-breaking
-        maxima = ctx.get_max(tr)
-        if split.record_quantile >= 1.0:
-            record = np.nanmax(maxima)
-        else:
-            record = np.nanquantile(maxima, split.record_quantile)
-        idx = cand_idx[regime[cand_idx] == reg]
-        out[idx] = ctx.get_max(idx) > record
-    return out
-
-
-def _role_mask(split: Split, role: str, ctx: _Context) -> np.ndarray:
-    if role not in ctx.masks:
-        spec = split.role(role)
-        n = len(_coord(ctx.coords, schema.COORD_SOURCE))
-        m = np.zeros(n, dtype=bool)
-        for sel in spec.selections:
-            m |= _selection_mask(split, sel, ctx)
-        ctx.masks[role] = m
-    return ctx.masks[role]
-
-
-def role_mask(
-    split: Split,
-    coords: Mapping[str, np.ndarray],
-    role: str,
-    scene_max: Callable[[np.ndarray], np.ndarray] | None = None,
-) -> np.ndarray:
-    """Boolean mask over scenes: which belong to ``role``.
-
-    Parameters
-    ----------
-    split : Split
-        A loaded split.
-    coords : mapping of str to numpy.ndarray
-        1-D scene coordinates of equal length: at least ``scene`` and ``source``, plus those the
-        split selects on (:func:`required_coords`). Scenes of several stores may be mixed.
-    role : str
-        A role the split defines.
-    scene_max : callable, optional
-        ``scene_max(idx) -> maxima``: the maximum of ``surface_precip`` (mm h-1) of the scenes at
-        integer positions ``idx`` of ``coords``. Needed only for ``record_breaking``.
-
-    Returns
-    -------
-    numpy.ndarray of bool
-    """
-    return _role_mask(split, role, _Context(coords, scene_max))
-
-
-def role_masks(
-    split: Split,
-    coords: Mapping[str, np.ndarray],
-    scene_max: Callable[[np.ndarray], np.ndarray] | None = None,
-    check: bool = True,
-) -> dict[str, np.ndarray]:
-    """Masks of every role of ``split`` (one shared memo); optionally :func:`check_disjoint`."""
-    ctx = _Context(coords, scene_max)
-    masks = {role: _role_mask(split, role, ctx) for role in split.roles}
-    if check:
-        check_disjoint(split, masks, np.asarray(coords[schema.DIM_SCENE]))
-    return masks
-
-
-def check_disjoint(split: Split, masks: Mapping[str, np.ndarray], scene_ids: np.ndarray) -> None:
-    """BadInputError if a scene belongs to two roles (the data-level non-overlap check)."""
-    names = list(masks)
-    for i, ra in enumerate(names):
-        for rb in names[i + 1 :]:
-            both = np.asarray(masks[ra]) & np.asarray(masks[rb])
-            if both.any():
-                ids = np.asarray(scene_ids)[both][:3].tolist()
-                raise BadInputError(
-                    f"split {split.name!r}: roles {ra} and {rb} share {int(both.sum())} scene(s) "
-                    + f"on this dataset (e.g. ids {ids}); make their selections disjoint"
-                )

@@ -11,14 +11,10 @@ import pytest
 import xarray as xr
 
 from tailshift import schema
-from tailshift.benchmark.dataset import (
-    SplitView,
-    normalisation_stats,
-    open_dataset,
-    read_plan,
-    role_sizes,
-    select_role,
-)
+from tailshift.benchmark.dataset import SplitView, role_sizes, select_role
+from tailshift.benchmark.normstats import normalisation_stats
+from tailshift.benchmark.readplan import read_plan
+from tailshift.benchmark.stores import open_dataset
 from tailshift.errors import BadInputError
 from tailshift.io import read_manifest, store_checksum, write_manifest, write_store
 from tailshift.splits import load_split

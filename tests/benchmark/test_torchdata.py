@@ -12,7 +12,8 @@ import xarray as xr
 torch = pytest.importorskip("torch")
 
 from tailshift import schema  # noqa: E402
-from tailshift.benchmark.dataset import SplitView, normalisation_stats, select_role  # noqa: E402
+from tailshift.benchmark.dataset import SplitView, select_role  # noqa: E402
+from tailshift.benchmark.normstats import normalisation_stats  # noqa: E402
 from tailshift.benchmark.testing import make_fake_dataset  # noqa: E402
 from tailshift.benchmark.torchdata import SceneStream, make_loader  # noqa: E402
 from tailshift.io import read_manifest, store_checksum, write_manifest, write_store  # noqa: E402
@@ -155,7 +156,7 @@ def test_stats_cache(data, monkeypatch):
     assert len(files) == 1 and json.loads(files[0].read_text()) == stats
     assert not list((data / "cache").glob(".*tmp*"))  # atomic: no temporary left
 
-    import tailshift.benchmark.dataset as bd
+    import tailshift.benchmark.normstats as bd
 
     def boom(*a, **k):
         raise AssertionError("recomputed despite the cache")

@@ -22,7 +22,7 @@ from tailshift.splits import (
     scene_fraction,
     selections_may_overlap,
 )
-from tailshift.splits.loader import Selection
+from tailshift.splits.model import Selection
 
 SHIPPED = ["extremes", "iid", "regime", "sensor", "temporal"]
 

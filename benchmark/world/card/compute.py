@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from tailshift import schema
-from tailshift.benchmark.dataset import open_dataset
+from tailshift.benchmark.stores import open_dataset
 from tailshift.benchmark.world.card.accumulate import (
     StoreAcc,
     accumulate,
