@@ -17,7 +17,7 @@ from tailshift.app.common import Settings
 from tailshift.app.leaderboard_cli import app as leaderboard_app
 from tailshift.app.splits_cli import app as splits_app
 from tailshift.app.world_cli import app as data_app
-from tailshift.errors import BadInputError, TailShiftError
+from tailshift.errors import TailShiftError, report
 from tailshift.paths import default_data_dir
 
 app = typer.Typer(
@@ -56,12 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script: maps errors to exit codes and one-line messages."""
     try:
         app(args=argv, standalone_mode=False)
-    except BadInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except TailShiftError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return report(exc)
     except KeyboardInterrupt:
         print("interrupted; nothing partial was kept", file=sys.stderr)
         return 130

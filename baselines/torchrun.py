@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tailshift.baselines import registry
 from tailshift.baselines.device import dist_info
-from tailshift.errors import BadInputError, TailShiftError
+from tailshift.errors import TailShiftError, report
 from tailshift.paths import default_data_dir
 
 
@@ -47,12 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         run = registry.train(args.baseline, args.config, data, args.split, args.out,
                              device=args.device, progress=_report if rank == 0 else None,
                              force=args.force, resume=args.resume)
-    except BadInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except TailShiftError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return report(exc)
     if rank == 0:
         print(f"wrote {run.path}")
     return 0

@@ -6,6 +6,8 @@ code 1 (docs/design.md "CLI"), printing the message on one line. Messages name t
 
 from __future__ import annotations
 
+import sys
+
 
 class TailShiftError(Exception):
     """Base class of TailShift's own errors (exit code 1)."""
@@ -13,3 +15,9 @@ class TailShiftError(Exception):
 
 class BadInputError(TailShiftError, ValueError):
     """The user gave something unusable: a path, a file, an option, a split (exit code 2)."""
+
+
+def report(exc: TailShiftError) -> int:
+    """Print ``exc`` as one ``error:`` line on stderr; return its exit code (2 bad input, else 1)."""
+    print(f"error: {exc}", file=sys.stderr)
+    return 2 if isinstance(exc, BadInputError) else 1
