@@ -13,7 +13,7 @@ version 2, ``benchmark/results.py``), and writes a self-contained site that work
 * ``compare.html`` — pick two submissions of a split, see B − A with a CI: the paired bootstrap
   CI where both carry paired replicates of the metric and role, else an independent
   approximation;
-* ``tailshift.leaderboard.json`` and ``tailshift.leaderboard.csv`` — the same numbers for machines
+* ``leaderboard.json`` and ``leaderboard.csv`` — the same numbers for machines
   (:mod:`tailshift.leaderboard.exports`);
 * ``static/`` — the stylesheet and a little vanilla JS (sorting, filtering, comparison).
 
@@ -49,7 +49,7 @@ Directions
     (:data:`tailshift.metrics.REGISTRY`, read by :mod:`tailshift.leaderboard.columns`) is used.
 Bad files
     A malformed or foreign file is skipped and reported (listed on the index page, in
-    ``tailshift.leaderboard.json`` and by the CLI); a malformed optional part (a curve, groups) is
+    ``leaderboard.json`` and by the CLI); a malformed optional part (a curve, groups) is
     dropped with a warning shown on the submission page. A second file for the same (split,
     submission name) is skipped as a duplicate, the first in path order is kept. Nothing of that
     crashes the build.
@@ -217,10 +217,10 @@ def _write_site(tmp: Path, views: list[dict], skipped: list[Skipped],
         root="", splits=views,
         data_json=json_for_script(compare_data(views, machine, specs)), **common)
     (tmp / "compare.html").write_text(compare, encoding="utf-8")
-    (tmp / "tailshift.leaderboard.json").write_text(
+    (tmp / "leaderboard.json").write_text(
         json.dumps(machine, indent=1, ensure_ascii=False, allow_nan=False) + "\n",
         encoding="utf-8")
-    (tmp / "tailshift.leaderboard.csv").write_text(csv_text(machine), encoding="utf-8")
+    (tmp / "leaderboard.csv").write_text(csv_text(machine), encoding="utf-8")
     return warnings
 
 

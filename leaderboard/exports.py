@@ -1,4 +1,4 @@
-"""The site's numbers for machines: ``tailshift.leaderboard.json``, ``tailshift.leaderboard.csv``
+"""The site's numbers for machines: ``leaderboard.json``, ``leaderboard.csv``
 and the JSON block the comparison page reads (with the paired replicates it needs).
 """
 
@@ -19,7 +19,7 @@ GENERATOR = "tailshift leaderboard v1"
 
 
 def machine_data(views: list[dict], skipped: list[Skipped]) -> dict:
-    """Content of ``tailshift.leaderboard.json``: per split its hashes, ranking rule, metric specs
+    """Content of ``leaderboard.json``: per split its hashes, ranking rule, metric specs
     and submissions (rank, page, every score per role and the gap), and the skipped files."""
     splits = []
     for sp in views:

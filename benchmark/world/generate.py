@@ -475,7 +475,7 @@ def _manifest(p: Preset, seed: int, stores: dict) -> dict[str, Any]:
     for v in scaling.values():
         v["a_ext"] = v["a_ext_conv"]
     return {
-        "generator": "tailshift.benchmark.world",
+        "generator": "benchmark.world",
         "generator_version": GENERATOR_VERSION,
         "seed": int(seed),
         "preset": p.name,

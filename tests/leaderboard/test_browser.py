@@ -123,7 +123,7 @@ def test_compare_page_selector_works(site):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom  # the option text, escaped
     # the self-test left A = first, B = last submission: check the CRPS difference and its
     # normal-approximation CI, d ± 1.96·sqrt(se_a² + se_b²) with se = (hi − lo) / (2·1.96)
-    data = json.loads((site["out"] / "tailshift.leaderboard.json").read_text())
+    data = json.loads((site["out"] / "leaderboard.json").read_text())
     subs = data["splits"][0]["submissions"]
     a, b = subs[0]["scores"]["ood_test"]["crps"], subs[-1]["scores"]["ood_test"]["crps"]
     z = 1.959963984540054
@@ -141,7 +141,7 @@ def test_compare_page_selector_works(site):
 
 def test_screenshot_of_index(site):
     ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "tailshift.leaderboard.png"
+    shot = ARTIFACTS / "leaderboard.png"
     shot.unlink(missing_ok=True)
     res = _chromium(
         [

@@ -115,7 +115,7 @@ def test_bad_files_are_reported_and_skipped_not_fatal(site):
 
 def test_index_has_one_section_per_split_with_hash_checksum_and_rows(site):
     index = _read(site, "index.html")
-    data = json.loads(_read(site, "tailshift.leaderboard.json"))
+    data = json.loads(_read(site, "leaderboard.json"))
     for sp in data["splits"]:
         assert f'id="{sp["name"]}"' in index
         for h in sp["hashes"]:
@@ -152,7 +152,7 @@ def test_xss_name_is_escaped_everywhere(site):
 
 
 def test_ranks_follow_ood_crps_with_ties(site):
-    data = json.loads(_read(site, "tailshift.leaderboard.json"))
+    data = json.loads(_read(site, "leaderboard.json"))
     for sp in data["splits"]:
         ranked = [s for s in sp["submissions"] if s["rank"] is not None]
         crps = [s["scores"]["ood_test"]["crps"] for s in ranked]
@@ -296,8 +296,8 @@ def test_malformed_optional_part_is_dropped_with_warning(site):
 
 
 def test_json_and_csv_exports_agree(site):
-    data = json.loads(_read(site, "tailshift.leaderboard.json"))
-    rows = list(csv.DictReader(io.StringIO(_read(site, "tailshift.leaderboard.csv"))))
+    data = json.loads(_read(site, "leaderboard.json"))
+    rows = list(csv.DictReader(io.StringIO(_read(site, "leaderboard.csv"))))
     n = sum(
         len(scores)
         for sp in data["splits"]
@@ -473,6 +473,6 @@ def test_split_without_ood_role_is_ranked_by_id_crps(tmp_path):
         res = fake_result(name, "iid", roles=("id_test",), skill=skill)
         _write(tmp_path / "results" / "iid" / f"{name}.json", res)
     build_site(tmp_path / "results", tmp_path / "site")
-    data = json.loads((tmp_path / "site" / "tailshift.leaderboard.json").read_text())
+    data = json.loads((tmp_path / "site" / "leaderboard.json").read_text())
     rows = {r["name"]: r for r in data["splits"][0]["submissions"]}
     assert rows["good"]["rank"] == 1 and rows["bad"]["rank"] == 2

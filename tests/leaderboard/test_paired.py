@@ -224,7 +224,7 @@ def _build(tmp_path: Path, results: list[dict]) -> dict:
         path.write_text(json.dumps(r), encoding="utf-8")
     report = build_site(tmp_path / "r", tmp_path / "site", jobs=1)
     assert not report.skipped
-    return json.loads((tmp_path / "site" / "tailshift.leaderboard.json").read_text())
+    return json.loads((tmp_path / "site" / "leaderboard.json").read_text())
 
 
 def test_paired_replicates_break_the_tie_and_the_page_says_so(tmp_path):
