@@ -476,3 +476,13 @@ def test_split_without_ood_role_is_ranked_by_id_crps(tmp_path):
     data = json.loads((tmp_path / "site" / "leaderboard.json").read_text())
     rows = {r["name"]: r for r in data["splits"][0]["submissions"]}
     assert rows["good"]["rank"] == 1 and rows["bad"]["rank"] == 2
+
+
+def test_every_local_link_of_the_site_resolves(site):
+    """Every href/src of every page that points into the site names a file the build wrote."""
+    import re
+
+    out = site["out"]
+    for page in out.rglob("*.html"):
+        for target in re.findall(r'(?:href|src)="([^"#:?]+)', page.read_text(encoding="utf-8")):
+            assert (page.parent / target).exists(), f"{page.relative_to(out)}: broken link {target}"
