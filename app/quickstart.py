@@ -85,10 +85,10 @@ def summary_rows(results: Sequence[Path]) -> list[dict]:
         res = read_result(path)
         roles = res["roles"]
         row = {"split": res["split"]["name"], "name": res["submission"]["name"]}
-        for metric in SUMMARY_METRICS:
-            for role in ("id_test", "ood_test"):
-                score = roles.get(role, {}).get("scores", {}).get(metric)
-                row[f"{metric}:{role}"] = None if score is None else score.get("value")
+        for metric, role in {(m, r) for _, m, r in SUMMARY_COLUMNS} | {
+                (m, r) for m in SUMMARY_METRICS for r in ("id_test", "ood_test")}:
+            score = roles.get(role, {}).get("scores", {}).get(metric)
+            row[f"{metric}:{role}"] = None if score is None else score.get("value")
         rows.append(row)
     return rows
 
