@@ -11,7 +11,7 @@ stratified by surface class (and binned by TCWV and T2m). Here:
 * database: ``database_size`` training pixels drawn uniformly (seeded) from the training role
   (streamed; memory bounded by the database);
 * covariance: diagonal, :math:`\\sigma` = ``sigma_tb`` K per channel (NEDT 0.3-0.8 K plus a few K
-  of forward-model / representativeness error; SCIENCE.md section 2), and, with
+  of forward-model / representativeness error; docs/world.md, GMI channels), and, with
   ``use_ancillary``, TCWV and T2m as two more dimensions with :math:`\\sigma` = ``sigma_tcwv``
   (kg m-2) and ``sigma_t2m`` (K), standing in for GPROF's 1 kg m-2 / 1 K bins;
 * the sum is truncated to the ``n_neighbors`` nearest entries (scikit-learn ``NearestNeighbors``,

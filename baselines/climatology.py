@@ -8,8 +8,8 @@ training role chunk by chunk (bounded memory), and reads the quantiles of
 
 A scene gets the quantiles of its regime; a regime never seen in training (the ``regime`` split
 leaves regimes out) falls back to its surface type, and an unseen surface type to the global
-climatology. SCIENCE.md section 8: "Climatology (per regime/surface quantiles from training
-data) -- the floor".
+climatology: per regime and surface quantiles of the training data, the floor every retrieval
+must beat (docs/baselines.md).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from tailshift.errors import TailShiftError
 
 GROUP_BY = ("regime", "surface_type", "none")
 #: Histogram range (mm/h): 1e-3 (the rain floor of the GPROF-NN transform) to 1e3 (above the
-#: 250-300 mm/h cap of SCIENCE.md section 3).
+#: 250-300 mm/h cap of docs/world.md, Rain fields).
 HIST_RANGE = (1e-3, 1e3)
 
 

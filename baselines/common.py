@@ -10,7 +10,7 @@ Why this set, against DRAIN's 99 levels (0.01 ... 0.99; Viltard et al., arXiv:23
 GPROF-NN's 128 levels in [0.001, 0.999] (Pfreundschuh et al., AMT 15, 5033, 2022):
 
 * the mid-point levels are an equal-weight quadrature of the predictive distribution, so
-  ``CRPS ~ 2 * mean_tau pinball_tau`` (SCIENCE.md section 7) is a mid-point rule on them
+  ``CRPS ~ 2 * mean_tau pinball_tau`` (docs/protocol.md) is a mid-point rule on them
   (32 levels put its relative quadrature error well under 1 % for smooth distributions), and,
   with the tail levels' narrow cells, a quadrature of the predictive mean used as the
   ``surface_precip`` point estimate (:func:`point_estimate`; the median is 0 mm/h on most pixels
@@ -60,7 +60,7 @@ MIDPOINT_MASK = np.isin(
     QUANTILE_LEVELS, [(i + 0.5) / N_MIDPOINT_LEVELS for i in range(N_MIDPOINT_LEVELS)]
 )
 #: Smallest rain rate (mm/h) before the log branch of the GPROF-NN transform: 1e-3 mm/h is far
-#: below the 0.2 mm/h rain/no-rain threshold (SCIENCE.md section 3), so clipping there is harmless.
+#: below the 0.2 mm/h rain/no-rain threshold (docs/world.md, Rain fields), so clipping there is harmless.
 RAIN_FLOOR = 1e-3
 TRANSFORMS = ("none", "gprof_nn")
 
@@ -135,7 +135,7 @@ def load_config(cls: type, source: str | Path | dict[str, Any] | None) -> Any:
     """Build the frozen config dataclass ``cls`` from a TOML file, a dict or defaults (None).
 
     Unknown keys raise :class:`BadInputError` naming them (a typo must not be silently ignored:
-    CONVENTIONS.md 9). A ``baseline = "..."`` key is allowed and checked against the class.
+    docs/design.md, Conventions). A ``baseline = "..."`` key is allowed and checked against the class.
     """
     if source is None:
         data: dict[str, Any] = {}
@@ -340,7 +340,7 @@ def _floor(x: np.ndarray, floor: float) -> np.ndarray:
 
 
 def to_predictions(inputs: Any, quantiles: np.ndarray, levels: np.ndarray | None = None):
-    """The predictions Dataset (DESIGN.md "Predictions") of one batch.
+    """The predictions Dataset (docs/results.md (prediction files)) of one batch.
 
     ``quantiles`` is ``(scene, quantile, y, x)`` in mm/h; values below the reference label's
     floor (:data:`tailshift.benchmark.world.grid.REFERENCE_FLOOR`, 0.01 mm/h: the label is exactly 0

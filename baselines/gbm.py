@@ -8,7 +8,7 @@ the subset's ends), and the quantiles are sorted per pixel (monotone rearrangeme
 Chernozhukov, Fernandez-Val & Galichon 2010, Econometrica 78, 1093) so independent per-level
 models never cross.
 
-Features per pixel (the "pixel + neighbourhood" of SCIENCE.md section 8):
+Features per pixel (the "pixel + neighbourhood" of docs/baselines.md):
 
 * the TBs of ``channels`` (K);
 * for each window size ``w`` in ``windows``: the local mean and standard deviation of every

@@ -1,6 +1,6 @@
 """Training losses of the torch baselines.
 
-Pinball (quantile) loss over a set of levels (Koenker & Bassett 1978; SCIENCE.md section 7):
+Pinball (quantile) loss over a set of levels (Koenker & Bassett 1978; docs/protocol.md):
 
 .. math:: \\rho_\\tau(y, q) = (\\mathbb{1}\\{y < q\\} - \\tau)(q - y)
           = \\max(\\tau (y - q), (\\tau - 1)(y - q)),
@@ -12,10 +12,9 @@ arXiv:2303.01220) and GPROF-NN (Pfreundschuh et al. 2022) train with exactly thi
 regression is equivariant under monotone maps, so it can be applied in the GPROF-NN transformed
 space (:mod:`tailshift.baselines.common`).
 
-Tail-sensitive variants (SCIENCE.md section 8), both *proper*: their expected value is still
+Tail-sensitive variants (docs/baselines.md), both *proper*: their expected value is still
 minimised by the true conditional quantiles, so they move effort towards the tail without
-biasing the body. Weighting the loss by the observed value would not be proper (SCIENCE.md
-section 7), so no loss here does that.
+biasing the body. Weighting the loss by the observed value would not be proper (docs/protocol.md), so no loss here does that.
 
 * ``twcrps`` -- pinball + lambda x threshold-weighted pinball. The twCRPS with weight
   :math:`1\\{z \\ge t\\}` is the CRPS of the chained variable :math:`v(z) = \\max(z, t)`
@@ -123,7 +122,7 @@ def make_loss(name: str, transform: str, threshold_mm_h: float = 10.0,
 
     ``threshold_mm_h`` (``twcrps``) is mapped through the rain ``transform``
     (:func:`tailshift.baselines.common.rain_transform`); 10 mm/h is the heavy-rain threshold of the
-    ``twcrps_10`` metric (SCIENCE.md section 7).
+    ``twcrps_10`` metric (docs/protocol.md).
     """
     if name == "pinball":
         return pinball_loss

@@ -1,4 +1,4 @@
-"""The baseline registry: one :class:`BaselineSpec` per reference model (CONVENTIONS.md 1).
+"""The baseline registry: one :class:`BaselineSpec` per reference model (docs/design.md, Conventions).
 
 Every baseline module provides
 
@@ -7,7 +7,7 @@ Every baseline module provides
 * ``train(config, data_dir, split, out_dir, device="cpu", progress=None, force=False,
   resume=False) -> RunDir``;
 * ``load(run: RunDir) -> model`` where ``model.predict(inputs: xr.Dataset) -> xr.Dataset``
-  follows DESIGN.md "Predictions" and ``model.quantile_levels`` / ``model.channels`` /
+  follows docs/results.md (prediction files) and ``model.quantile_levels`` / ``model.channels`` /
   ``model.training_sources`` describe it.
 
 The CLI, configs and run directories use registry names only. Importing this module is cheap

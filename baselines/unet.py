@@ -66,7 +66,7 @@ class Config:
         A key of :data:`tailshift.baselines.losses.LOSSES`: ``pinball`` (the reference),
         ``twcrps`` or ``tail_pinball`` (tail-sensitive, proper; :mod:`tailshift.baselines.losses`).
     loss_threshold : float
-        Threshold (mm/h) of ``twcrps``; 10 mm/h is the ``twcrps_10`` metric's (SCIENCE.md 7).
+        Threshold (mm/h) of ``twcrps``; 10 mm/h is the ``twcrps_10`` metric's (docs/protocol.md).
     loss_weight : float
         Weight of the tail term: lambda of ``twcrps`` (>= 0) or the mixing weight of
         ``tail_pinball`` (in [0, 1]).

@@ -1,4 +1,4 @@
-"""Build the static leaderboard site from result files (issue 5; DESIGN.md "Results").
+"""Build the static leaderboard site from result files (issue 5; docs/results.md).
 
 ``build_site(results_dir, out_dir)`` reads every ``*.json`` under ``results_dir`` (schema
 version 2, ``benchmark/results.py``), and writes a self-contained site that works from disk

@@ -7,7 +7,7 @@ Figures are built with :class:`matplotlib.figure.Figure` (no pyplot state) and s
 ``svg.hashsalt`` and no ``Date`` metadata, so two builds give identical bytes. Text is kept as
 SVG text (``svg.fonttype = "none"``) to keep files small.
 
-Reference lines (SCIENCE.md §4):
+Reference lines (docs/world.md, Warming path):
 
 * Clausius–Clapeyron (CC) rate, :data:`CC_RATE` = 7 %/K: ~7 %/K for daily extremes
   (7.3 %/K at 273 K, 6.0 %/K at 300 K).
@@ -20,7 +20,7 @@ Scaling is drawn as the relative change of a statistic ``S`` from the lowest war
 ``100·(S(ΔT)/Ŝ(ΔT₀) − 1)`` in %, against ``ΔT − ΔT₀`` in K, where ``Ŝ`` is the log-linear
 fit below (so a noisy first point does not shift the whole curve); a constant rate ``r`` %/K is
 the curve ``100·((1 + r/100)^(ΔT−ΔT₀) − 1)``. The fitted rate in the legend is
-``100·(exp(b) − 1)`` with ``b`` the least-squares slope of ``log S`` on ``ΔT`` (SCIENCE.md §7).
+``100·(exp(b) − 1)`` with ``b`` the least-squares slope of ``log S`` on ``ΔT`` (docs/protocol.md).
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ from typing import Any
 
 import numpy as np
 
-#: Clausius–Clapeyron scaling, %/K (SCIENCE.md §4).
+#: Clausius–Clapeyron scaling, %/K (docs/world.md, Warming path).
 CC_RATE = 7.0
 #: CMIP6 mean-precipitation hydrological sensitivity range, %/K (Pendergrass 2020, GRL).
 MEAN_BAND = (2.1, 3.1)
-#: Climate-model range for extremes, %/K: CC to 2×CC (SCIENCE.md §4).
+#: Climate-model range for extremes, %/K: CC to 2×CC (docs/world.md, Warming path).
 EXTREME_BAND = (7.0, 14.0)
 
 ROLE_COLORS = {"id_test": "#2b6cb0", "ood_test": "#c0392b", "id_val": "#5a9bd5",
@@ -245,7 +245,7 @@ def _fit_log(warming: list, values: list) -> tuple[float, float] | None:
 
 
 def fitted_rate(warming: list, values: list) -> float | None:
-    """%/K from a least-squares fit of ``log S`` on warming: ``100·(exp(b) − 1)``, SCIENCE.md §7."""
+    """%/K from a least-squares fit of ``log S`` on warming: ``100·(exp(b) − 1)``, docs/protocol.md."""
     fit = _fit_log(warming, values)
     return None if fit is None else 100.0 * (math.exp(fit[1]) - 1.0)
 

@@ -4,7 +4,7 @@
 splits, both evaluation roles, grouped scores with the worst group, every curve kind and example
 scenes. The numbers are random but shaped like real ones (the OOD role is worse than the ID role,
 the tails of the retrieved distribution are too light, scaling rates scatter around the
-Clausius–Clapeyron 7 %/K of SCIENCE.md §4). Nothing here is a measurement.
+Clausius–Clapeyron 7 %/K of docs/world.md, Warming path). Nothing here is a measurement.
 """
 
 from __future__ import annotations

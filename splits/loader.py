@@ -64,13 +64,15 @@ Rules checked on load (:class:`tailshift.errors.BadInputError`, one sentence wit
   scene id (:func:`~tailshift.splits.masks.check_disjoint`, called when
   ``tailshift.benchmark.dataset.select_role`` opens the split on a dataset).
 
-The split's ``hash`` is the SHA-256 of the file bytes; it is recorded in every result
-(docs/design.md "Results").
+The split's ``hash`` is the SHA-256 of its **content**: the parsed TOML as canonical JSON (sorted
+keys, no whitespace), so comments and layout do not change it and any change of a selection
+does (:func:`content_hash`). It is recorded in every result (docs/results.md).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import tomllib
 from pathlib import Path
@@ -134,7 +136,14 @@ def load_split(name_or_path: str | Path | Split) -> Split:
         doc = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise BadInputError(f"split file {path} is not valid TOML ({exc}); fix its syntax") from exc
-    return _parse(doc, path, hashlib.sha256(raw).hexdigest())
+    return _parse(doc, path, content_hash(doc))
+
+
+def content_hash(doc: dict) -> str:
+    """SHA-256 of a parsed split document as canonical JSON: what the split selects, not how the
+    file is laid out or commented."""
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _where(path: Path, what: str) -> str:

@@ -81,7 +81,7 @@ class Split:
     name : str
         Split name (``name`` key, else the file stem).
     hash : str
-        SHA-256 hex digest of the file bytes (recorded in every result).
+        SHA-256 hex digest of the parsed content (:func:`tailshift.splits.loader.content_hash`; recorded in every result).
     roles : dict[str, RoleSpec]
         Defined roles, in ``schema.ROLES`` order.
     train_sources : tuple[str, ...]

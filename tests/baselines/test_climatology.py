@@ -42,7 +42,7 @@ def test_fallback_regime_surface_global():
                                 ["ocean", "ocean", "land", "snow"]))
     got = out[schema.VAR_QUANTILES].values[:, 0, 0, 0]
     np.testing.assert_array_equal(got, [1.0, 2.0, 3.0, 4.0])
-    # group_by changes the output (CONVENTIONS.md 9)
+    # group_by changes the output (docs/design.md, Conventions)
     by_surface = climatology.ClimatologyModel("surface_type", tables, np.full(L, 4.0))
     got = by_surface.predict(_inputs(["midlat_ocean"], ["ocean"]))[schema.VAR_QUANTILES].values
     assert got[0, 0, 0, 0] == 2.0

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 import textwrap
+import tomllib
 
 import numpy as np
 import pytest
@@ -53,7 +55,9 @@ def test_shipped_splits_listed_and_load():
     for name in SHIPPED:
         sp = load_split(name)
         assert sp.name == name
-        assert sp.hash == hashlib.sha256((SPLITS_DIR / f"{name}.toml").read_bytes()).hexdigest()
+        doc = tomllib.loads((SPLITS_DIR / f"{name}.toml").read_text(encoding="utf-8"))
+        canon = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert sp.hash == hashlib.sha256(canon.encode("utf-8")).hexdigest()
         assert "train" in sp.roles and set(sp.roles) <= set(schema.ROLES)
         assert sp.eval_roles and set(sp.eval_roles) <= set(schema.EVAL_ROLES)
         assert set(sp.train_sources) <= set(schema.SOURCES)
@@ -72,12 +76,14 @@ def test_split_specifics():
         load_split("iid").channels_for("ood_test")
 
 
-def test_load_by_path_and_hash_changes_with_bytes(tmp_path):
+def test_load_by_path_and_hash_follows_content_not_layout(tmp_path):
     a = load_split(write(tmp_path, BASE, "a.toml"))
     b = load_split(write(tmp_path, BASE + "\n# a comment\n", "b.toml"))
     assert a.name == b.name == "t"
-    assert a.hash != b.hash
+    assert a.hash == b.hash  # a comment is not part of what the split selects
     assert a.roles == b.roles
+    c = load_split(write(tmp_path, BASE.replace("0.7", "0.6", 1), "c.toml"))
+    assert c.hash != a.hash  # a changed selection is a different split
     assert load_split(a) is a
 
 

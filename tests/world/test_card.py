@@ -115,7 +115,7 @@ def test_climatology_is_exact(fake_data, fake_card):
             ratio = c[key] / np.quantile(wet, q, method="inverted_cdf")
             assert 1 / (1 + wc.QUANTILE_REL_ERROR) <= ratio <= 1 + wc.QUANTILE_REL_ERROR
     assert len(fake_card.section("climatology")) == 4 * len(schema.REGIMES)
-    assert fake_card.targets_source  # climate module or SCIENCE.md
+    assert fake_card.targets_source  # climate module or docs/world.md
 
 
 def test_card_does_not_depend_on_chunking(tmp_path):
@@ -301,7 +301,7 @@ def test_card_on_generated_tiny_world(tmp_path):
         assert v[(regime, "18.7V max |TB − clear| up to 10 mm/h")] is True  # flat over land
         assert v[(regime, "89V depression growth")] is True  # scattering grows with rain
     assert card.targets_source.startswith("climate")
-    # rain fraction and conditional mean near the SCIENCE.md targets in most regimes
+    # rain fraction and conditional mean near the docs/world.md targets in most regimes
     body = [
         c
         for c in card.section("climatology")
