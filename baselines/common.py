@@ -340,7 +340,7 @@ def _floor(x: np.ndarray, floor: float) -> np.ndarray:
 
 
 def to_predictions(inputs: Any, quantiles: np.ndarray, levels: np.ndarray | None = None):
-    """The predictions Dataset (docs/results.md (prediction files)) of one batch.
+    """The predictions Dataset (docs/results.md, prediction files) of one batch.
 
     ``quantiles`` is ``(scene, quantile, y, x)`` in mm/h; values below the reference label's
     floor (:data:`tailshift.benchmark.world.grid.REFERENCE_FLOOR`, 0.01 mm/h: the label is exactly 0

@@ -38,7 +38,7 @@ Inputs derived here (decisions, stated once)
 --------------------------------------------
 - point estimate: ``surface_precip`` if given, else the 0.5 quantile (linear interpolation
   between the two nearest levels when 0.5 is not a level; clamped at the ends), else the
-  ensemble mean (docs/design.md "Predictions");
+  ensemble mean (docs/results.md, prediction files);
 - ``block`` (GEV block maxima and bootstrap unit): ``"<region>-<year>"`` when the reference has
   both coordinates, else ``"<year>"``, else the scene id;
 - groups: the per-scene coordinates named by ``CardConfig.group_dims`` (``regime``,

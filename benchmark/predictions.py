@@ -1,6 +1,6 @@
 """Prediction files: open lazily, validate everything at once, align with the evaluation set.
 
-What ``tailshift score`` reads (docs/design.md "Predictions"): a NetCDF file (``.nc``) or a Zarr store
+What ``tailshift score`` reads (docs/results.md, prediction files): a NetCDF file (``.nc``) or a Zarr store
 (``.zarr`` directory) holding at least one of
 
 - ``surface_precip_quantiles`` (scene, quantile, y, x), the ``quantile`` coordinate strictly

@@ -1,6 +1,6 @@
 """Atomic writes: write to a temporary sibling, then rename, so nothing half-written is left.
 
-Used by every writer of datasets, predictions, results and sites (docs/design.md "Results": "written
+Used by every writer of datasets, predictions, results and sites (docs/results.md: "written
 atomically (temp file + rename)").
 """
 

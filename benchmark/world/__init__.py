@@ -1,1 +1,1 @@
-"""Synthetic world: rain fields, warming, observed forward model and simulator (docs/world.md 3-6)."""
+"""Synthetic world: rain fields, warming, observed forward model and simulator (docs/world.md)."""
