@@ -77,7 +77,7 @@ ORGANISATION = 0.6
 BETA1_RANGE = (-2.5, -1.5)
 BETA2_RANGE = (-3.5, -2.8)
 BREAK_KM_RANGE = (20.0, 60.0)
-#: Warming ramp: w(u) goes from 0 at the median to 1 at the 99th percentile (docs/world.md 4).
+#: Warming ramp: w(u) goes from 0 at the median to 1 at the 99th percentile (docs/world.md, Warming path).
 RAMP = (0.5, 0.99)
 #: Quadrature points on u for the expected intensity of a class (midpoint rule).
 _N_QUAD = 8192
